@@ -1,0 +1,73 @@
+"""Response rates, exactly as analysis.md defines them.
+
+Input is plain data: the round's respondent list (one dict per invitation) and its responses
+(one dict per response with how many applicable items were answered). The one definition of
+"responded" used by every page, export and report lives here.
+"""
+from __future__ import annotations
+
+from itertools import combinations
+
+COMPLETE, VALID_PARTIAL, BREAK_OFF = "complete", "valid_partial", "break_off"
+
+
+def classify(status: str, answered: int, applicable: int, threshold: float) -> str:
+    """complete (submitted), valid_partial (not submitted, answered >= threshold share of the
+    applicable question items; "Ved ikke" counts as an answer) or break_off."""
+    if status == "complete":
+        return COMPLETE
+    if applicable > 0 and answered / applicable >= threshold - 1e-12:
+        return VALID_PARTIAL
+    return BREAK_OFF
+
+
+def percent(numerator: int, denominator: int) -> float | None:
+    return None if denominator == 0 else round(100.0 * numerator / denominator, 2)
+
+
+def _cell_counts(invitations: list[dict], responses: list[dict], threshold: float) -> dict:
+    invited = len(invitations)
+    ineligible = sum(1 for i in invitations if not i.get("eligible", True))
+    started = complete = valid_partial = 0
+    for r in responses:
+        if r.get("answered", 0) > 0 or r["status"] == "complete":
+            started += 1
+        kind = classify(r["status"], r.get("answered", 0), r.get("applicable", 0), threshold)
+        complete += kind == COMPLETE
+        valid_partial += kind == VALID_PARTIAL
+    responded = complete + valid_partial
+    eligible = invited - ineligible
+    return {
+        "invited": invited, "ineligible": ineligible, "started": started, "complete": complete,
+        "valid_partial": valid_partial, "responded": responded,
+        "rate": percent(responded, invited),
+        "rr1": percent(complete, eligible), "rr2": percent(responded, eligible),
+    }
+
+
+def response_rates(rounds: list[dict], invitations: list[dict], responses: list[dict], by: tuple[str, ...] = ()) -> list[dict]:
+    """One row per round x breakdown cell, plus every roll-up (a rolled-up dimension is None).
+
+    rounds: [{"id", "name", "partial_threshold"}]
+    invitations: [{"round_id", "group", "unit", "eligible"}]
+    responses: [{"round_id", "group", "unit", "status", "answered", "applicable"}]
+    by: dimensions among ("group", "unit"); rows come for every subset of them.
+    """
+    for dimension in by:
+        if dimension not in ("group", "unit"):
+            raise ValueError(f"cannot break down response rates by '{dimension}'")
+    rows = []
+    for round_ in rounds:
+        round_invitations = [i for i in invitations if i["round_id"] == round_["id"]]
+        round_responses = [r for r in responses if r["round_id"] == round_["id"]]
+        subsets = [s for size in range(len(by), -1, -1) for s in combinations(by, size)]
+        for subset in subsets:
+            cells = sorted({tuple(x[d] for d in subset) for x in round_invitations + round_responses})
+            for cell in cells:
+                key = dict(zip(subset, cell))
+                match = lambda x: all(x[d] == v for d, v in key.items())  # noqa: E731
+                counts = _cell_counts([i for i in round_invitations if match(i)], [r for r in round_responses if match(r)],
+                                      round_["partial_threshold"])
+                rows.append({"round": round_["name"], "round_id": round_["id"],
+                             "group": key.get("group"), "unit": key.get("unit"), **counts})
+    return rows

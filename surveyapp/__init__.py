@@ -1,0 +1,63 @@
+"""surveyapp: the application factory.
+
+One blueprint per audience: `web.respond` (respondents' personal links), `web.console`
+(project leads), `web.reports` (evaluators), `web.auth` (login), plus `web.home`.
+"""
+from __future__ import annotations
+
+import importlib
+
+from flask import Flask, g
+
+from . import config as config_module
+from .db import connect, migrate
+
+BLUEPRINT_MODULES = ("home", "auth", "respond", "console", "reports", "fidelity", "cases")
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    overrides = dict(overrides or {})
+    settings = config_module.settings(overrides.get("DATABASE"))
+    app.config.update(
+        settings,
+        MAX_CONTENT_LENGTH=5 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["BASE_URL"].startswith("https://"),
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE="da",
+    )
+    app.config.update(overrides)
+    _db = connect(app.config["DATABASE"])  # create or upgrade the schema once, at start
+    migrate(_db)
+    _db.conn.close()
+
+    from .web import extensions
+
+    extensions.init_app(app)
+
+    @app.teardown_appcontext
+    def close_db(exception=None):
+        db = g.pop("db", None)
+        if db is not None:
+            db.conn.close()
+
+    for name in BLUEPRINT_MODULES:
+        try:
+            module = importlib.import_module(f".web.{name}", __name__)
+        except ModuleNotFoundError as error:  # an area not built yet
+            if error.name != f"{__name__}.web.{name}":
+                raise
+            continue
+        app.register_blueprint(module.bp)
+    return app
+
+
+def get_db():
+    """The request's database connection (opened on first use, closed at teardown)."""
+    if "db" not in g:
+        from flask import current_app
+
+        g.db = connect(current_app.config["DATABASE"])
+    return g.db

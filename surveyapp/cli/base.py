@@ -1,0 +1,132 @@
+"""The `surveyapp` command group, shared options and output helpers.
+
+Each area registers its commands on these groups in its own module (core, mailing,
+reports, ops, fidelity, cases); `surveyapp/cli/__init__.py` imports them all.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .. import config
+from ..db import connect, default_db_path, migrate
+from ..errors import ImportRejected, SurveyError
+from ..questionnaire import QuestionnaireError
+
+
+class App:
+    """What every command needs: the database path, a connection and the settings."""
+
+    def __init__(self, db_path: str | None):
+        self.db_path = Path(db_path) if db_path else default_db_path()
+        self._db = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            self._db = connect(self.db_path)
+            migrate(self._db)
+        return self._db
+
+    @functools.cached_property
+    def settings(self) -> dict:
+        return config.settings(self.db_path)
+
+    @property
+    def secret(self) -> str:
+        return self.settings["SECRET_KEY"]
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class Group(click.Group):
+    """Turns the services' errors into one-line reasons on stderr and a non-zero exit."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except QuestionnaireError as error:
+            for problem in error.problems:
+                click.echo(str(problem), err=True)
+            ctx.exit(1)
+        except ImportRejected as error:
+            click.echo(f"error: {error}", err=True)
+            for row in error.errors:
+                click.echo(f"{error.filename}: {row}", err=True)
+            ctx.exit(1)
+        except SurveyError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_path", envvar="SURVEYAPP_DB", type=click.Path(dir_okay=False),
+              help="SQLite database file (default: instance/surveyapp.db, or $SURVEYAPP_DB).")
+@click.pass_context
+def main(ctx, db_path):
+    """surveyapp: questionnaires, measurement rounds, response rates and reports."""
+    ctx.obj = App(db_path)
+
+
+def subgroup(name: str, help_text: str) -> click.Group:
+    group = Group(name, help=help_text)
+    main.add_command(group)
+    return group
+
+
+questionnaire = subgroup("questionnaire", "Validate and load questionnaire YAML files.")
+round_ = subgroup("round", "Create measurement rounds and open or close them.")
+respondents = subgroup("respondents", "Respondent lists.")
+invitations = subgroup("invitations", "Personal links and invitation e-mails.")
+reminders = subgroup("reminders", "Reminder e-mails to those who have not completed.")
+responses = subgroup("responses", "Answers from other tools.")
+report = subgroup("report", "Tables computed from the stored answers.")
+user = subgroup("user", "Accounts for the web console.")
+
+format_option = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+
+
+def emit(rows, fmt: str, columns: list[str] | None = None) -> None:
+    """Print rows as JSON (one document), CSV or an aligned table."""
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return
+    if isinstance(rows, dict):
+        rows = [rows]
+    if not rows:
+        click.echo("(no rows)" if fmt == "table" else "", err=fmt == "table")
+        return
+    columns = columns or list(rows[0].keys())
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _plain(row.get(k)) for k in columns})
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    table = [[_plain(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(str(c)), *(len(r[i]) for r in table)) for i, c in enumerate(columns)]
+    click.echo("  ".join(str(c).ljust(w) for c, w in zip(columns, widths)))
+    for r in table:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+
+
+def _plain(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)

@@ -1,0 +1,126 @@
+"""Registering validated questionnaires as versions, and reading them back."""
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+from . import audit
+from .db import now, transaction
+from .errors import NotFound
+from .questionnaire import Problem, Questionnaire, QuestionnaireError, load_file, parse
+
+
+def load(db, path: str | Path, actor: str = "cli") -> dict:
+    """Validate a YAML file and register it; a changed file becomes a new version.
+
+    Refuses (QuestionnaireError, FILE:LINE) a changed wording under an unchanged item version
+    once that item version has answers: the old answers would silently change meaning.
+    """
+    path = Path(path)
+    questionnaire = load_file(path)
+    text = path.read_text(encoding="utf-8")
+    return register(db, questionnaire, text, str(path), actor)
+
+
+def register(db, q: Questionnaire, text: str, source: str = "<string>", actor: str = "cli") -> dict:
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    with transaction(db):
+        existing = db.execute(
+            "SELECT id, version FROM questionnaire_versions WHERE questionnaire_id = ? AND sha256 = ?",
+            (q.id, digest),
+        ).fetchone()
+        if existing:
+            return {"questionnaire": q.id, "version": existing["version"], "version_id": existing["id"], "new": False}
+        _check_item_wording(db, q, text, source)
+        db.execute(
+            "INSERT INTO questionnaires (id, title, personal) VALUES (?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET title = excluded.title, personal = excluded.personal",
+            (q.id, q.title, int(q.personal)),
+        )
+        version = db.execute(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM questionnaire_versions WHERE questionnaire_id = ?", (q.id,)
+        ).fetchone()[0]
+        cursor = db.execute(
+            "INSERT INTO questionnaire_versions (questionnaire_id, version, source_path, yaml, sha256, loaded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (q.id, version, source, text, digest, now()),
+        )
+        for item in q.question_items():
+            db.execute(
+                "INSERT INTO item_versions (questionnaire_id, item_id, item_version, text, construct, first_questionnaire_version) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET text = excluded.text, construct = excluded.construct",
+                (q.id, item.id, item.version, item.text, item.construct_id, version),
+            )
+        audit.record(db, actor, "questionnaire.loaded", questionnaire=q.id, version=version, source=source)
+    return {"questionnaire": q.id, "version": version, "version_id": cursor.lastrowid, "new": True}
+
+
+def _check_item_wording(db, q: Questionnaire, text: str, source: str) -> None:
+    problems = []
+    import yaml  # local: only needed to point at the offending line
+
+    from .questionnaire import _line_for, _line_map
+
+    lines = _line_map(yaml.compose(text, Loader=yaml.SafeLoader))
+    for s_index, section in enumerate(q.sections):
+        for i_index, item in enumerate(section.items):
+            if item.type == "info":
+                continue
+            row = db.execute(
+                "SELECT text FROM item_versions WHERE questionnaire_id = ? AND item_id = ? AND item_version = ?",
+                (q.id, item.id, item.version),
+            ).fetchone()
+            if row is None or row["text"] == item.text:
+                continue
+            if item_version_has_answers(db, q.id, item.id, item.version):
+                line = _line_for(lines, ("sections", s_index, "items", i_index, "text"))
+                problems.append(Problem(source, line,
+                    f"item '{item.id}' changed its wording but kept version {item.version}, which already has answers; "
+                    f"give the new wording version {item.version + 1}"))
+    if problems:
+        raise QuestionnaireError(problems)
+
+
+def item_version_has_answers(db, questionnaire_id: str, item_id: str, item_version: int) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM answers a JOIN responses r ON r.id = a.response_id "
+        "JOIN questionnaire_versions v ON v.id = r.questionnaire_version_id "
+        "WHERE v.questionnaire_id = ? AND a.item_id = ? AND a.item_version = ? LIMIT 1",
+        (questionnaire_id, item_id, item_version),
+    ).fetchone()
+    return row is not None
+
+
+def get_version(db, version_id: int) -> Questionnaire:
+    row = db.execute("SELECT yaml, sha256 FROM questionnaire_versions WHERE id = ?", (version_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"questionnaire version {version_id} not found")
+    return _parse_cached(row["sha256"], row["yaml"])
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cached(sha: str, text: str) -> Questionnaire:
+    # Keyed by content hash: a version's text never changes once stored.
+    return parse(text, f"<stored {sha[:8]}>")
+
+
+def resolve_version(db, questionnaire_id: str, version: int | None = None) -> dict:
+    """The id of a questionnaire's given (default: newest) version."""
+    sql = "SELECT * FROM questionnaire_versions WHERE questionnaire_id = ?"
+    params: list = [questionnaire_id]
+    if version is not None:
+        sql += " AND version = ?"
+        params.append(version)
+    row = db.execute(sql + " ORDER BY version DESC LIMIT 1", params).fetchone()
+    if row is None:
+        raise NotFound(f"questionnaire '{questionnaire_id}'" + (f" version {version}" if version else "") +
+                       " is not loaded; run `surveyapp questionnaire load FILE` first")
+    return dict(row)
+
+
+def list_versions(db) -> list[dict]:
+    return [dict(r) for r in db.query(
+        "SELECT v.id, v.questionnaire_id, v.version, v.loaded_at, v.source_path, q.title, q.personal "
+        "FROM questionnaire_versions v JOIN questionnaires q ON q.id = v.questionnaire_id "
+        "ORDER BY v.questionnaire_id, v.version")]

@@ -1,0 +1,176 @@
+"""Respondent lists: imports, panel keys that carry across rounds, and personal links."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from . import audit, tokens
+from .db import now, transaction
+from .errors import Conflict, ImportRejected, NotFound, RowError, SurveyError
+from .rounds import get_round, round_questionnaires
+from .tabular import read_table
+
+STANDARD_COLUMNS = ("key", "email", "name", "group", "unit", "language")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LANGUAGES = ("", "da", "en")
+
+
+def validate_rows(db, round_: dict, header: list[str], rows: list[tuple[int, dict]], filename: str) -> list[dict]:
+    """Check every row of a respondent list; raise ImportRejected naming each bad one."""
+    lower = {h.casefold(): h for h in header}
+    if "key" not in lower and "email" not in lower:
+        raise ImportRejected(filename, [RowError(1, "key", "the file needs a column 'key' or 'email'")])
+    groups = set(round_questionnaires(db, round_["id"]))
+    open_groups = "" in groups
+    existing_keys = {r["key"] for r in db.query(
+        "SELECT p.key FROM invitations i JOIN people p ON p.id = i.person_id WHERE i.round_id = ? AND i.removed_at IS NULL",
+        [round_["id"]])}
+    errors, records, seen = [], [], {}
+    for line, raw in rows:
+        cell = {name: raw.get(lower[name], "").strip() if name in lower else "" for name in STANDARD_COLUMNS}
+        email = cell["email"]
+        key = cell["key"] or email.casefold()
+        row_errors = []
+        if not key:
+            row_errors.append(RowError(line, "key", "neither key nor email is given"))
+        if email and not EMAIL_RE.match(email):
+            row_errors.append(RowError(line, "email", f"'{email}' is not an e-mail address"))
+        if cell["group"] and not open_groups and cell["group"] not in groups:
+            row_errors.append(RowError(line, "group", f"unknown group '{cell['group']}' (this round has {', '.join(sorted(groups))})"))
+        if not cell["group"] and not open_groups:
+            row_errors.append(RowError(line, "group", f"group is required (one of {', '.join(sorted(groups))})"))
+        if cell["language"] not in LANGUAGES:
+            row_errors.append(RowError(line, "language", f"language must be da or en, not '{cell['language']}'"))
+        if key and key in seen:
+            row_errors.append(RowError(line, "key", f"'{key}' appears twice in the file (first at line {seen[key]})"))
+        elif key in existing_keys:
+            row_errors.append(RowError(line, "key", f"'{key}' is already on this round's list"))
+        if len(key) > 200:
+            row_errors.append(RowError(line, "key", "longer than 200 characters"))
+        seen.setdefault(key, line)
+        attributes = {h: raw[h] for h in header if h.casefold() not in STANDARD_COLUMNS and raw.get(h, "") != ""}
+        errors.extend(row_errors)
+        records.append({"line": line, "key": key, "email": email or None, "name": cell["name"] or None,
+                        "group": cell["group"], "unit": cell["unit"], "language": cell["language"] or None,
+                        "attributes": attributes})
+    if errors:
+        raise ImportRejected(filename, errors)
+    if not records:
+        raise ImportRejected(filename, [RowError(2, "-", "the file has no respondents")])
+    return records
+
+
+def preview_import(db, round_ref, path: str | Path | None = None, data: bytes | None = None, filename: str | None = None) -> list[dict]:
+    """Validate a list without storing anything (the console's preview step)."""
+    round_ = get_round(db, round_ref)
+    name = filename or str(path)
+    header, rows = read_table(path, data, name)
+    return validate_rows(db, round_, header, rows, name)
+
+
+def import_respondents(db, round_ref, path: str | Path | None = None, secret: str = "", data: bytes | None = None,
+                       filename: str | None = None, actor: str = "cli") -> dict:
+    """Add every row of a file to a round's list, or nothing if any row is bad."""
+    round_ = get_round(db, round_ref)
+    if round_["status"] == "closed":
+        raise Conflict(f"round '{round_['name']}' is closed")
+    name = filename or str(path)
+    header, rows = read_table(path, data, name)
+    with transaction(db):
+        records = validate_rows(db, round_, header, rows, name)
+        for record in records:
+            add_invitation(db, round_, record, secret)
+        audit.record(db, actor, "respondents.imported", round_["id"], file=Path(name).name, rows=len(records))
+    return {"round": round_["id"], "added": len(records)}
+
+
+def add_invitation(db, round_: dict, record: dict, secret: str) -> int:
+    """Put one person on a round's list (creating the panel person if new); returns the invitation id."""
+    person = db.execute("SELECT id FROM people WHERE project_id = ? AND key = ?", (round_["project_id"], record["key"])).fetchone()
+    if person is None:
+        person_id = db.execute(
+            "INSERT INTO people (project_id, key, name, email, language) VALUES (?, ?, ?, ?, ?)",
+            (round_["project_id"], record["key"], record.get("name"), record.get("email"), record.get("language")),
+        ).lastrowid
+    else:
+        person_id = person["id"]
+        db.execute(
+            "UPDATE people SET name = COALESCE(?, name), email = COALESCE(?, email), language = COALESCE(?, language) WHERE id = ?",
+            (record.get("name"), record.get("email"), record.get("language"), person_id),
+        )
+    if db.execute("SELECT 1 FROM invitations WHERE round_id = ? AND person_id = ? AND removed_at IS NULL",
+                  (round_["id"], person_id)).fetchone():
+        raise Conflict(f"'{record['key']}' is already on this round's list")
+    # A removed invitation of the same person is brought back rather than duplicated.
+    old = db.execute("SELECT id FROM invitations WHERE round_id = ? AND person_id = ?", (round_["id"], person_id)).fetchone()
+    attributes = json.dumps(record.get("attributes") or {}, ensure_ascii=False)
+    if old:
+        db.execute("UPDATE invitations SET removed_at = NULL, group_name = ?, unit = ?, attributes = ? WHERE id = ?",
+                   (record.get("group") or "", record.get("unit") or "", attributes, old["id"]))
+        return old["id"]
+    invitation_id = db.execute(
+        "INSERT INTO invitations (round_id, person_id, group_name, unit, attributes, token_hash, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (round_["id"], person_id, record.get("group") or "", record.get("unit") or "", attributes,
+         f"pending:{person_id}", now()),
+    ).lastrowid
+    db.execute("UPDATE invitations SET token_hash = ? WHERE id = ?",
+               (tokens.token_hash(tokens.make_token(secret, invitation_id)), invitation_id))
+    return invitation_id
+
+
+def list_respondents(db, round_ref, units: list[str] | None = None) -> list[dict]:
+    round_ = get_round(db, round_ref)
+    sql = ("SELECT i.id, i.group_name, i.unit, i.attributes, i.eligible, i.ineligible_reason, i.started, i.completed, "
+           "p.key, p.name, p.email, p.language FROM invitations i JOIN people p ON p.id = i.person_id "
+           "WHERE i.round_id = ? AND i.removed_at IS NULL")
+    params: list = [round_["id"]]
+    if units is not None:
+        sql += f" AND i.unit IN ({','.join('?' * len(units))})"
+        params.extend(units)
+    rows = []
+    for row in db.query(sql + " ORDER BY i.unit, i.group_name, p.key", params):
+        row = dict(row)
+        row["attributes"] = json.loads(row["attributes"])
+        rows.append(row)
+    return rows
+
+
+def links(db, round_ref, secret: str, base_url: str) -> list[dict]:
+    """key, email and personal answer URL of everyone on the round's list."""
+    return [
+        {"key": r["key"], "email": r["email"], "group": r["group_name"], "unit": r["unit"],
+         "url": tokens.answer_url(base_url, tokens.make_token(secret, r["id"]))}
+        for r in list_respondents(db, round_ref)
+    ]
+
+
+def copy_list(db, from_round, to_round, secret: str, actor: str = "cli") -> dict:
+    """Start a round's list from another round's (eligible, not removed) people; panel keys carry over."""
+    source, target = get_round(db, from_round), get_round(db, to_round)
+    if source["project_id"] != target["project_id"]:
+        raise SurveyError("lists can only be copied within a project")
+    added = skipped = 0
+    with transaction(db):
+        groups = set(round_questionnaires(db, target["id"]))
+        for row in list_respondents(db, source["id"]):
+            on_list = db.execute(
+                "SELECT 1 FROM invitations i JOIN people p ON p.id = i.person_id WHERE i.round_id = ? AND p.key = ? AND i.removed_at IS NULL",
+                (target["id"], row["key"])).fetchone()
+            if on_list or not row["eligible"] or ("" not in groups and row["group_name"] not in groups):
+                skipped += 1
+                continue
+            add_invitation(db, target, {"key": row["key"], "group": row["group_name"], "unit": row["unit"],
+                                        "attributes": row["attributes"]}, secret)
+            added += 1
+        audit.record(db, actor, "respondents.copied", target["id"], from_round=source["id"], added=added, skipped=skipped)
+    return {"added": added, "skipped": skipped}
+
+
+def get_invitation(db, invitation_id: int) -> dict:
+    row = db.execute("SELECT i.*, p.key, p.name, p.email, p.language FROM invitations i "
+                     "LEFT JOIN people p ON p.id = i.person_id WHERE i.id = ?", (invitation_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"respondent {invitation_id} not found")
+    return dict(row)

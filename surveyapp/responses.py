@@ -1,0 +1,318 @@
+"""Saving answers: page saves, submission, registration on someone's behalf, and imports.
+
+Every page save is one transaction. A save that has any problem stores nothing, so the page
+can be shown again with the respondent's input and the reasons next to the items.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from . import audit, tokens
+from .db import now, transaction
+from .errors import Conflict, ImportRejected, NotFound, RowError, SurveyError
+from .questionnaire import AnswerError, Questionnaire, decode_answer, parse_answer
+from .questionnaire_store import get_version
+from .rounds import get_round, version_for_group
+from .tabular import read_table
+
+REGISTRATION_MODES = ("in_person", "phone", "self_completion")
+
+
+class PageInvalid(SurveyError):
+    """A page save with problems; `errors` maps item id to the message shown beside it."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def _stamp(round_: dict) -> str:
+    # Anonymous rounds keep only the date, so the order of answering cannot identify anyone.
+    return dt.date.today().isoformat() if round_["anonymous"] else now()
+
+
+def find_response(db, secret: str, token: str, invitation: dict) -> dict | None:
+    if invitation["anonymous"]:
+        row = db.execute("SELECT * FROM responses WHERE anonymous_key = ?", (tokens.anonymous_key(secret, token),)).fetchone()
+    else:
+        row = db.execute("SELECT * FROM responses WHERE invitation_id = ?", (invitation["id"],)).fetchone()
+    return dict(row) if row else None
+
+
+def start_response(db, secret: str, token: str, invitation: dict) -> dict:
+    """The respondent's response, created on first use. Two tabs opening the same link at once
+    get the same row: the unique key on invitation (or anonymous key) decides."""
+    existing = find_response(db, secret, token, invitation)
+    if existing:
+        return existing
+    round_ = get_round(db, invitation["round_id"])
+    version_id = version_for_group(db, round_["id"], invitation["group_name"])
+    anonymous = bool(round_["anonymous"])
+    with transaction(db):
+        db.execute(
+            "INSERT INTO responses (round_id, invitation_id, anonymous_key, group_name, unit, questionnaire_version_id, "
+            "status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'started', ?) ON CONFLICT DO NOTHING",
+            (round_["id"], None if anonymous else invitation["id"],
+             tokens.anonymous_key(secret, token) if anonymous else None,
+             invitation["group_name"], invitation["unit"], version_id, _stamp(round_)),
+        )
+    return find_response(db, secret, token, invitation)
+
+
+def get_response(db, response_id: int) -> dict:
+    row = db.execute("SELECT * FROM responses WHERE id = ?", (response_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"response {response_id} not found")
+    return dict(row)
+
+
+def questionnaire_of(db, response: dict) -> Questionnaire:
+    return get_version(db, response["questionnaire_version_id"])
+
+
+def load_answers(db, response_id: int, q: Questionnaire) -> dict:
+    """{item_id: value} as the form and show_if use them (codes as ints, lists for multiple choice)."""
+    answers = {}
+    for row in db.query("SELECT item_id, value_num, value_text FROM answers WHERE response_id = ?", [response_id]):
+        try:
+            item = q.item(row["item_id"])
+        except KeyError:
+            continue
+        answers[row["item_id"]] = decode_answer(item, row["value_num"], row["value_text"])
+    return answers
+
+
+def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict, group: str) -> tuple[dict, dict, list[str]]:
+    """Parse one page's inputs: (values to store, errors, item ids to clear)."""
+    if not 0 <= section_index < len(q.sections):
+        raise SurveyError("no such page")
+    section = q.sections[section_index]
+    merged = dict(current)
+    parsed, errors = {}, {}
+    # Items on the page in order, so show_if sees the answers given above it on the same page.
+    for item in section.items:
+        if item.type == "info":
+            continue
+        raw = form.get(item.id)
+        if item.type != "multiple" and isinstance(raw, list):
+            raw = raw[-1] if raw else None
+        try:
+            value = parse_answer(q, item, raw)
+        except AnswerError as error:
+            errors[item.id] = str(error)
+            merged[item.id] = raw
+            continue
+        parsed[item.id] = value
+        merged[item.id] = None if value is None else decode_answer(item, *value)
+    to_store, to_clear = {}, []
+    for item in section.items:
+        if item.type == "info" or item.id in errors:
+            continue
+        if not q.is_shown(item, merged, group):
+            to_clear.append(item.id)
+            continue
+        value = parsed.get(item.id)
+        if value is None:
+            to_clear.append(item.id)
+            if item.required:
+                errors[item.id] = "Besvar venligst dette spørgsmål." if item.type != "multiple" else "Vælg mindst én svarmulighed."
+        else:
+            to_store[item.id] = value
+    return to_store, errors, to_clear
+
+
+def save_page(db, response: dict, section_index: int, form: dict, final: bool = False) -> dict:
+    """Store one page's answers in one transaction; raise PageInvalid (storing nothing) on problems.
+
+    `form` maps item id to a string (or list of strings for multiple choice). Blank fields
+    clear a stored answer; answers to items the respondent's answers now hide are removed too.
+    """
+    round_ = get_round(db, response["round_id"])
+    q = questionnaire_of(db, response)
+    with transaction(db):
+        fresh = get_response(db, response["id"])
+        if fresh["status"] == "complete" and not round_["allow_edit_after_submit"]:
+            raise Conflict("the questionnaire has been submitted and can no longer be changed")
+        if round_["status"] != "open":
+            raise Conflict("the round is not open")
+        current = load_answers(db, response["id"], q)
+        to_store, errors, to_clear = _parse_page(q, section_index, form, current, response["group_name"])
+        if errors:
+            raise PageInvalid(errors)
+        stamp = _stamp(round_)
+        versions = {item.id: item.version for item in q.items()}
+        db.conn.executemany(
+            "INSERT INTO answers (response_id, item_id, item_version, value_num, value_text, saved_at) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT (response_id, item_id) DO UPDATE SET value_num = excluded.value_num, "
+            "value_text = excluded.value_text, item_version = excluded.item_version, saved_at = excluded.saved_at",
+            [(response["id"], item_id, versions[item_id], num, text, stamp) for item_id, (num, text) in to_store.items()],
+        )
+        if to_clear:
+            db.conn.executemany("DELETE FROM answers WHERE response_id = ? AND item_id = ?",
+                                [(response["id"], item_id) for item_id in to_clear])
+        next_section = min(section_index + 1, len(q.sections))
+        db.execute(
+            "UPDATE responses SET last_saved_at = ?, current_section = MAX(current_section, ?) WHERE id = ?",
+            (stamp, next_section, response["id"]),
+        )
+        _mark_invitation(db, response, started=True)
+    return {"stored": len(to_store), "cleared": len(to_clear)}
+
+
+def _mark_invitation(db, response: dict, started: bool = False, completed: bool = False) -> None:
+    invitation_id = response.get("invitation_id") or response.get("_invitation_id")
+    if invitation_id is None:
+        return
+    if started:
+        db.execute("UPDATE invitations SET started = 1 WHERE id = ?", (invitation_id,))
+    if completed:
+        db.execute("UPDATE invitations SET completed = 1, started = 1 WHERE id = ?", (invitation_id,))
+
+
+def missing_required(q: Questionnaire, answers: dict, group: str) -> dict[int, list[str]]:
+    """Required items without an answer, by section index."""
+    missing: dict[int, list[str]] = {}
+    for index, section in enumerate(q.sections):
+        for item in section.items:
+            if item.required and q.is_shown(item, answers, group) and answers.get(item.id) in (None, "", []):
+                missing.setdefault(index, []).append(item.id)
+    return missing
+
+
+def submit(db, response: dict, invitation_id: int | None = None) -> dict:
+    """Mark a response complete once every required, shown item is answered.
+
+    Raises PageInvalid naming the missing items (the caller sends the respondent to the first
+    page concerned). `invitation_id` is passed in anonymous rounds, where the response row
+    itself holds no link, so that only the invitation's "completed" flag is set.
+    """
+    round_ = get_round(db, response["round_id"])
+    q = questionnaire_of(db, response)
+    with transaction(db):
+        fresh = get_response(db, response["id"])
+        if fresh["status"] == "complete":
+            return fresh
+        if round_["status"] != "open":
+            raise Conflict("the round is not open")
+        answers = load_answers(db, response["id"], q)
+        missing = missing_required(q, answers, response["group_name"])
+        if missing:
+            raise PageInvalid({item: "Besvar venligst dette spørgsmål." for items in missing.values() for item in items})
+        hidden = [i.id for i in q.question_items() if i.id in answers and not q.is_shown(i, answers, response["group_name"])]
+        if hidden:
+            db.conn.executemany("DELETE FROM answers WHERE response_id = ? AND item_id = ?", [(response["id"], h) for h in hidden])
+        db.execute("UPDATE responses SET status = 'complete', submitted_at = ?, last_saved_at = COALESCE(last_saved_at, ?) WHERE id = ?",
+                   (_stamp(round_), _stamp(round_), response["id"]))
+        _mark_invitation(db, {**response, "_invitation_id": invitation_id}, completed=True)
+    return get_response(db, response["id"])
+
+
+def set_registration(db, response: dict, registered_by: str, mode: str, reference_date: str | None = None,
+                     participants: str | None = None) -> None:
+    """Record who registered a response on someone's behalf, how, and which date it refers to."""
+    if mode not in REGISTRATION_MODES:
+        raise SurveyError(f"registration mode must be one of {', '.join(REGISTRATION_MODES)}")
+    if not (registered_by or "").strip():
+        raise SurveyError("say who registers the answers")
+    if reference_date:
+        try:
+            reference_date = dt.date.fromisoformat(reference_date).isoformat()
+        except ValueError:
+            raise SurveyError("the date must be YYYY-MM-DD") from None
+    with transaction(db):
+        db.execute("UPDATE responses SET registered_by = ?, registration_mode = ?, reference_date = ?, participants = ? WHERE id = ?",
+                   (registered_by.strip(), mode, reference_date, (participants or "").strip() or None, response["id"]))
+
+
+# ---------------------------------------------------------------- imports from other tools
+
+
+def import_responses(db, round_ref, path: str | Path | None = None, data: bytes | None = None,
+                     filename: str | None = None, actor: str = "cli") -> dict:
+    """Load earlier rounds' answers from another tool; every row is checked before anything is stored."""
+    round_ = get_round(db, round_ref)
+    name = filename or str(path)
+    header, rows = read_table(path, data, name)
+    lower = {h.casefold(): h for h in header}
+    if "key" not in lower and "email" not in lower:
+        raise ImportRejected(name, [RowError(1, "key", "the file needs a column 'key' or 'email'")])
+    invitations = {}
+    for row in db.query(
+        "SELECT i.id, i.group_name, i.unit, p.key, lower(p.email) AS email FROM invitations i JOIN people p ON p.id = i.person_id "
+        "WHERE i.round_id = ? AND i.removed_at IS NULL", [round_["id"]]):
+        invitations[("key", row["key"])] = dict(row)
+        if row["email"]:
+            invitations[("email", row["email"])] = dict(row)
+    answered = {r["invitation_id"] for r in db.query("SELECT invitation_id FROM responses WHERE round_id = ? AND invitation_id IS NOT NULL", [round_["id"]])}
+    special = {"key", "email", "status", "submitted_at", "name", "group", "unit"}
+    item_columns = [h for h in header if h.casefold() not in special]
+    questionnaires: dict[str, tuple[int, Questionnaire]] = {}
+    errors: list[RowError] = []
+    parsed_rows = []
+    seen = set()
+    for line, raw in rows:
+        key = raw.get(lower.get("key", ""), "").strip()
+        email = raw.get(lower.get("email", ""), "").strip().casefold()
+        invitation = invitations.get(("key", key)) if key else invitations.get(("email", email))
+        if invitation is None:
+            errors.append(RowError(line, "key" if key else "email", f"'{key or email}' is not on the round's list"))
+            continue
+        if invitation["id"] in seen:
+            errors.append(RowError(line, "key", f"'{key or email}' appears twice in the file"))
+            continue
+        seen.add(invitation["id"])
+        if invitation["id"] in answered:
+            errors.append(RowError(line, "key", f"'{key or email}' already has a response in this round"))
+            continue
+        group = invitation["group_name"]
+        if group not in questionnaires:
+            version_id = version_for_group(db, round_["id"], group)
+            questionnaires[group] = (version_id, get_version(db, version_id))
+        version_id, q = questionnaires[group]
+        status = raw.get(lower.get("status", ""), "").strip().casefold() or "complete"
+        if status not in ("complete", "partial"):
+            errors.append(RowError(line, "status", f"status must be complete or partial, not '{status}'"))
+        submitted = raw.get(lower.get("submitted_at", ""), "").strip() or None
+        if submitted:
+            try:
+                dt.datetime.fromisoformat(submitted)
+            except ValueError:
+                errors.append(RowError(line, "submitted_at", f"'{submitted}' is not a date or time"))
+        values = {}
+        for column in item_columns:
+            try:
+                item = q.item(column)
+            except KeyError:
+                if raw.get(column, "").strip():
+                    errors.append(RowError(line, column, f"'{column}' is not an item of questionnaire {q.id} (group '{group}')"))
+                continue
+            try:
+                value = parse_answer(q, item, raw.get(column))
+            except AnswerError as error:
+                errors.append(RowError(line, column, f"{raw.get(column)!r}: {error}"))
+                continue
+            if value is not None:
+                values[item.id] = (item.version, *value)
+        parsed_rows.append((invitation, version_id, status, submitted, values))
+    if errors:
+        raise ImportRejected(name, errors)
+    stamp = now()
+    anonymous = bool(round_["anonymous"])
+    answer_rows = []
+    with transaction(db):
+        for invitation, version_id, status, submitted, values in parsed_rows:
+            response_id = db.execute(
+                "INSERT INTO responses (round_id, invitation_id, group_name, unit, questionnaire_version_id, status, "
+                "started_at, last_saved_at, submitted_at, source) VALUES (?,?,?,?,?,?,?,?,?, 'import')",
+                (round_["id"], None if anonymous else invitation["id"], invitation["group_name"], invitation["unit"], version_id,
+                 "complete" if status == "complete" else "started", submitted or stamp, submitted or stamp,
+                 (submitted or stamp) if status == "complete" else None),
+            ).lastrowid
+            db.execute("UPDATE invitations SET started = 1, completed = ? WHERE id = ?", (int(status == "complete"), invitation["id"]))
+            answer_rows.extend((response_id, item_id, version, num, text, stamp) for item_id, (version, num, text) in values.items())
+        db.conn.executemany(
+            "INSERT INTO answers (response_id, item_id, item_version, value_num, value_text, saved_at) VALUES (?,?,?,?,?,?)",
+            answer_rows)
+        audit.record(db, actor, "responses.imported", round_["id"], file=Path(name).name, responses=len(parsed_rows), answers=len(answer_rows))
+    return {"round": round_["id"], "responses": len(parsed_rows), "answers": len(answer_rows)}

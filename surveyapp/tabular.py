@@ -1,0 +1,110 @@
+"""Reading CSV and XLSX files as rows with their line numbers, for the importers."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from .errors import ImportRejected, RowError
+
+MAX_ROWS = 200_000
+
+
+def read_table(path: str | Path, data: bytes | None = None, filename: str | None = None) -> tuple[list[str], list[tuple[int, dict]]]:
+    """(header, [(line, {column: text})]) from a CSV (comma or semicolon) or XLSX file.
+
+    Lines are numbered as a spreadsheet shows them (the header is line 1). Empty rows are skipped.
+    """
+    name = filename or str(path)
+    if data is None:
+        data = Path(path).read_bytes()
+    if name.lower().endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
+        return _read_xlsx(name, data)
+    return _read_csv(name, data)
+
+
+def _read_csv(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1252")  # Danish Excel saves CSV in Windows-1252
+        except UnicodeDecodeError:
+            raise ImportRejected(name, [RowError(1, "-", "the file is neither UTF-8 nor Windows-1252 text")]) from None
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ImportRejected(name, [RowError(1, "-", "the file is empty")]) from None
+    except csv.Error as error:
+        raise ImportRejected(name, [RowError(1, "-", f"not a readable CSV file: {error}")]) from None
+    rows, errors = [], []
+    try:
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(header):
+                errors.append(RowError(line, "-", f"{len(cells)} cells but the header has {len(header)} columns"))
+                continue
+            rows.append((line, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
+            if len(rows) > MAX_ROWS:
+                raise ImportRejected(name, [RowError(line, "-", f"more than {MAX_ROWS} rows")])
+    except csv.Error as error:
+        errors.append(RowError(reader.line_num, "-", f"not a readable CSV row: {error}"))
+    if errors:
+        raise ImportRejected(name, errors)
+    _check_header(name, header)
+    return header, rows
+
+
+def _read_xlsx(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
+    import openpyxl
+    import zipfile
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        raise ImportRejected(name, [RowError(1, "-", f"not a readable XLSX file: {error}")]) from None
+    sheet = book.worksheets[0]
+    rows_iter = sheet.iter_rows(values_only=True)
+    try:
+        header = [("" if h is None else str(h)).strip() for h in next(rows_iter)]
+    except StopIteration:
+        raise ImportRejected(name, [RowError(1, "-", "the sheet is empty")]) from None
+    while header and header[-1] == "":
+        header.pop()
+    rows = []
+    for line, cells in enumerate(rows_iter, start=2):
+        values = ["" if c is None else _cell_text(c) for c in cells]
+        if not any(values):
+            continue
+        rows.append((line, {h: (values[i] if i < len(values) else "") for i, h in enumerate(header)}))
+        if len(rows) > MAX_ROWS:
+            raise ImportRejected(name, [RowError(line, "-", f"more than {MAX_ROWS} rows")])
+    book.close()
+    _check_header(name, header)
+    return header, rows
+
+
+def _cell_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10] if getattr(value, "hour", 0) == 0 else value.isoformat()
+    return str(value).strip()
+
+
+def _check_header(name: str, header: list[str]) -> None:
+    errors = []
+    seen = set()
+    for index, column in enumerate(header, start=1):
+        if not column:
+            errors.append(RowError(1, f"#{index}", "empty column name in the header"))
+        elif column.casefold() in seen:
+            errors.append(RowError(1, column, "column name appears twice in the header"))
+        seen.add(column.casefold())
+    if errors:
+        raise ImportRejected(name, errors)
