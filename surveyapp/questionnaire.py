@@ -6,6 +6,7 @@ questionnaires as versions in the database.
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -274,6 +275,8 @@ def parse_answer(q: Questionnaire, item: Item, raw: Any) -> tuple[float | None, 
             dt.date.fromisoformat(text[:10])
         except ValueError:
             raise AnswerError("Skriv en dato som ÅÅÅÅ-MM-DD.") from None
+        if len(text) > 10 and text[10] not in "T ":  # a date, or a date with a time of day
+            raise AnswerError("Skriv en dato som ÅÅÅÅ-MM-DD.")
         return None, text[:10]
     if len(text) > item.max_length:
         raise AnswerError(f"Svaret må højst være {item.max_length} tegn.")
@@ -286,14 +289,24 @@ def _fmt(number: float) -> str:
 
 def _option_code(q: Questionnaire, item: Item, value: str) -> int:
     allowed = q.options(item) + q.missing_options(item)
+    number = _as_int(value)
     for option in allowed:
-        if value == str(option.code) or (value.replace(".0", "") == str(option.code)):
+        if number is not None and number == option.code:
             return option.code
     folded = value.casefold()
     for option in allowed:
         if folded in (option.label.casefold(), (option.label_en or "").casefold()):
             return option.code
     raise AnswerError("Vælg en af svarmulighederne.")
+
+
+def _as_int(value: str) -> int | None:
+    """'3', '3.0' and ' 3 ' are the code 3 (spreadsheets write whole numbers as floats)."""
+    try:
+        number = float(value.replace(",", "."))
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def decode_answer(item: Item, value_num: float | None, value_text: str | None) -> Any:
@@ -326,18 +339,27 @@ class QuestionnaireError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def _line_map(node: yaml.Node, path: tuple = (), lines: dict | None = None) -> dict[tuple, int]:
-    """Map each path in the document (keys and list indices) to its 1-based line."""
+def _line_map(node: yaml.Node, path: tuple = (), lines: dict | None = None,
+              duplicates: list | None = None) -> dict[tuple, int]:
+    """Map each path in the document (keys and list indices) to its 1-based line.
+
+    A key given twice in one mapping (YAML keeps the last silently) is appended to
+    `duplicates` as (line, key) when a list is passed.
+    """
     lines = {} if lines is None else lines
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        keys_here: set = set()
         for key_node, value_node in node.value:
             key = key_node.value
+            if key in keys_here and duplicates is not None:
+                duplicates.append((key_node.start_mark.line + 1, key))
+            keys_here.add(key)
             lines[path + (key,)] = key_node.start_mark.line + 1
-            _line_map(value_node, path + (key,), lines)
+            _line_map(value_node, path + (key,), lines, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for index, child in enumerate(node.value):
-            _line_map(child, path + (index,), lines)
+            _line_map(child, path + (index,), lines, duplicates)
     return lines
 
 
@@ -349,7 +371,12 @@ def _line_for(lines: dict[tuple, int], loc: tuple) -> int:
 
 
 def parse(text: str, filename: str = "<string>") -> Questionnaire:
-    """Validate YAML text; raise QuestionnaireError listing every problem found."""
+    """Validate YAML text; raise QuestionnaireError listing every problem found.
+
+    Structural problems (pydantic) and cross-reference problems (unknown scale, show_if on a
+    later item, ...) are reported together: after a structural error the broken parts are set
+    aside and the rest is still checked, so one run lists everything there is to fix.
+    """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -361,20 +388,124 @@ def parse(text: str, filename: str = "<string>") -> Questionnaire:
         raise QuestionnaireError([Problem(filename, 1, f"invalid YAML: {error}")]) from None
     if node is None or not isinstance(data, dict):
         raise QuestionnaireError([Problem(filename, 1, "a questionnaire must be a YAML mapping with id, title and sections")])
-    lines = _line_map(node)
+    duplicates: list[tuple[int, str]] = []
+    lines = _line_map(node, duplicates=duplicates)
+    problems = [Problem(filename, line, f"key '{key}' is given twice (YAML would keep only the last)")
+                for line, key in duplicates]
+    removed: set[str] = set()
+    translate = _identity
     try:
-        questionnaire = Questionnaire.model_validate(data)
+        questionnaire: Questionnaire | None = Questionnaire.model_validate(data)
     except ValidationError as error:
-        problems = []
         for e in error.errors():
             where = ".".join(str(x) for x in e["loc"])
             message = e["msg"].removeprefix("Value error, ")
             problems.append(Problem(filename, _line_for(lines, e["loc"]), f"{where}: {message}" if where else message))
-        raise QuestionnaireError(_dedupe(problems)) from None
-    problems = [Problem(filename, _line_for(lines, loc), msg) for loc, msg in check_references(questionnaire)]
+        questionnaire, removed, translate = _salvage(data, error.errors())
+    if questionnaire is not None:
+        for loc, msg in check_references(questionnaire):
+            if any(f"'{name}'" in msg for name in removed):
+                continue  # a consequence of a part already reported as broken
+            problems.append(Problem(filename, _line_for(lines, translate(loc)), msg))
     if problems:
-        raise QuestionnaireError(problems)
+        raise QuestionnaireError(_dedupe(problems))
     return questionnaire
+
+
+def _identity(loc: tuple) -> tuple:
+    return loc
+
+
+def _salvage(data: dict, errors: list[dict]):
+    """The document without the parts pydantic rejected, for the cross-reference checks.
+
+    Returns (questionnaire or None, names of removed items/scales, a function mapping a
+    location in the reduced document back to the original one).
+    """
+    data = copy.deepcopy(data)
+    drop_items: set[tuple[int, int]] = set()
+    drop_sections: set[int] = set()
+    drop_entries: dict[str, set[int]] = {"indices": set(), "scores": set()}
+    drop_scales: set[str] = set()
+    for e in errors:
+        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+        if e["type"] == "extra_forbidden" and loc:
+            parent = _get(data, loc[:-1])
+            if isinstance(parent, dict):
+                parent.pop(loc[-1], None)
+                continue
+        if len(loc) >= 5 and loc[0] == "sections" and loc[2] == "items" and isinstance(loc[1], int) and isinstance(loc[3], int):
+            drop_items.add((loc[1], loc[3]))
+        elif len(loc) >= 2 and loc[0] == "sections" and isinstance(loc[1], int):
+            drop_sections.add(loc[1])
+        elif len(loc) >= 2 and loc[0] in drop_entries and isinstance(loc[1], int):
+            drop_entries[loc[0]].add(loc[1])
+        elif len(loc) >= 2 and loc[0] == "scales":
+            drop_scales.add(str(loc[1]))
+        elif len(loc) == 1 and loc[0] in ("title", "title_en", "intro", "intro_en"):
+            data[loc[0]] = "?"
+        elif len(loc) == 1 and loc[0] == "id":
+            data["id"] = "unknown"
+        elif len(loc) == 1 and loc[0] in ("language", "personal", "kind", "groups"):
+            data.pop(loc[0], None)
+        else:
+            return None, set(), _identity
+    removed: set[str] = set(drop_scales)
+    try:
+        scales = data.get("scales")
+        if isinstance(scales, dict):
+            for name in drop_scales:
+                scales.pop(name, None)
+        section_map, item_map, new_sections = [], {}, []
+        for s_index, section in enumerate(data.get("sections") or []):
+            items = section.get("items") if isinstance(section, dict) else None
+            if s_index in drop_sections or not isinstance(items, list):
+                for item in items or []:
+                    if isinstance(item, dict) and isinstance(item.get("id"), str):
+                        removed.add(item["id"])
+                continue
+            kept = []
+            for i_index, item in enumerate(items):
+                if (s_index, i_index) in drop_items:
+                    if isinstance(item, dict) and isinstance(item.get("id"), str):
+                        removed.add(item["id"])
+                    continue
+                item_map[(len(new_sections), len(kept))] = i_index
+                kept.append(item)
+            if not kept:
+                continue
+            section_map.append(s_index)
+            new_sections.append({**section, "items": kept})
+        data["sections"] = new_sections
+        entry_maps = {}
+        for kind, dropped in drop_entries.items():
+            entries = data.get(kind) or []
+            entry_maps[kind] = [k for k in range(len(entries)) if k not in dropped]
+            data[kind] = [entries[k] for k in entry_maps[kind]]
+        questionnaire = Questionnaire.model_validate(data)
+    except (ValidationError, AttributeError, TypeError):
+        return None, set(), _identity
+
+    def translate(loc: tuple) -> tuple:
+        if len(loc) >= 2 and loc[0] == "sections" and isinstance(loc[1], int):
+            new_s = loc[1]
+            loc = ("sections", section_map[new_s]) + loc[2:]
+            if len(loc) >= 4 and loc[2] == "items" and isinstance(loc[3], int):
+                loc = loc[:3] + (item_map[(new_s, loc[3])],) + loc[4:]
+        elif len(loc) >= 2 and loc[0] in entry_maps and isinstance(loc[1], int):
+            loc = (loc[0], entry_maps[loc[0]][loc[1]]) + loc[2:]
+        return loc
+
+    return questionnaire, removed, translate
+
+
+def _get(data, path: tuple):
+    for key in path:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -431,6 +562,9 @@ def check_references(q: Questionnaire) -> list[tuple[tuple, str]]:
             else:
                 source = q.item(target)
                 codes = item.show_if.codes()
+                if source.type == "info":
+                    problems.append((loc, f"show_if on '{target}', an information block that is never answered"))
+                    continue
                 if codes is not None:
                     if source.type not in ("scale", "single", "multiple"):
                         problems.append((loc, f"show_if compares codes, but '{target}' is a {source.type} item"))
@@ -452,6 +586,9 @@ def check_references(q: Questionnaire) -> list[tuple[tuple, str]]:
                 problems.append((loc + ("id",), f"duplicate {kind[:-1] if kind == 'scores' else 'index'} id '{entry.id}'"))
             ids.add(entry.id)
             for n, item_id in enumerate(entry.items):
+                if item_id in entry.items[:n]:
+                    problems.append(((kind, e_index, "items", n), f"{entry.id}: item '{item_id}' is listed twice"))
+                    continue
                 if item_id not in seen_items:
                     problems.append(((kind, e_index, "items", n), f"{entry.id}: unknown item '{item_id}'"))
                     continue

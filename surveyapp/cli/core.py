@@ -5,7 +5,7 @@ import click
 
 from .. import questionnaire as qmodel
 from .. import questionnaire_store, respondents as respondent_service, responses as response_service, rounds as round_service
-from ..db import init as init_db
+from ..db import init as init_db, transaction
 from ..questionnaire import QuestionnaireError
 from ..results import rate_rows
 from .base import emit, format_option, invitations, main, pass_app, questionnaire, report, respondents, responses, round_, user
@@ -50,10 +50,26 @@ def questionnaire_load(app, files, fmt):
             problems.extend(error.problems)
     if problems:
         raise QuestionnaireError(problems)
-    for path in files:
-        result = questionnaire_store.load(app.db, path)
-        loaded.append({"questionnaire": result["questionnaire"], "version": result["version"], "new": result["new"]})
+    # All files or none: a refused file (changed wording under an answered item version)
+    # leaves the files before it unregistered too.
+    with transaction(app.db):
+        for path in files:
+            result = questionnaire_store.load(app.db, path)
+            loaded.append({"questionnaire": result["questionnaire"], "version": result["version"], "new": result["new"]})
     emit(loaded, fmt)
+
+
+@questionnaire.command("schema")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+def questionnaire_schema(out):
+    """The JSON Schema of the questionnaire format (questionnaires/schema.json is this output)."""
+    text = qmodel.json_schema_text()
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(text, nl=False)
 
 
 @questionnaire.command("list")
@@ -204,20 +220,7 @@ def user_create(app, username, role, units, password):
     click.echo(f"created {role} '{username}'")
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, type=int, show_default=True)
-@click.option("--threads", default=8, type=int, show_default=True)
-@pass_app
-def serve(app, host, port, threads):
-    """Serve the web application on the chosen database (waitress, a production WSGI server)."""
-    import waitress
-
-    from .. import create_app
-
-    flask_app = create_app({"DATABASE": str(app.db_path)})
-    click.echo(f"surveyapp on http://{host}:{port}/  (database {app.db_path})")
-    waitress.serve(flask_app, host=host, port=port, threads=threads, ident="surveyapp")
+# `serve` lives in cli/ops.py (gunicorn workers or waitress).
 
 
 @main.command()
