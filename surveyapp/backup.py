@@ -1,0 +1,60 @@
+"""Online backups with SQLite's backup API.
+
+The copy is taken in one step under a read transaction, so it is the database exactly as it was
+at one commit, even while respondents keep saving pages (WAL mode lets them write meanwhile).
+It is written to a temporary file beside the target, checked with `PRAGMA integrity_check`, and
+only then renamed into place: a backup file that exists is always complete.
+
+Restoring is copying the file back while the server is stopped. The personal links are derived
+from the secret key, so keep the key (SURVEYAPP_SECRET_KEY or the `secret_key` file beside the
+database) with the backups, in a separate safe place.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from .errors import SurveyError
+
+
+def backup(source: str | os.PathLike, target: str | os.PathLike, overwrite: bool = False) -> dict:
+    """Copy the live database `source` to `target` consistently; returns facts about the copy."""
+    source, target = Path(source).resolve(), Path(target).resolve()
+    if not source.exists():
+        raise SurveyError(f"{source}: no such database")
+    if target == source:
+        raise SurveyError("the backup file must not be the database itself")
+    if target.exists() and not overwrite:
+        raise SurveyError(f"{target} exists; choose a new file name or pass --overwrite")
+    if target.is_dir():
+        raise SurveyError(f"{target} is a folder; give a file name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    started = time.monotonic()
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    try:
+        src.execute("PRAGMA busy_timeout = 30000")
+        dst = sqlite3.connect(str(partial))
+        try:
+            src.backup(dst, pages=-1)  # one step: a single consistent snapshot
+            # The copy is a self-contained file: fold its journal in, so it can be copied anywhere.
+            dst.execute("PRAGMA journal_mode = DELETE")
+            check = dst.execute("PRAGMA integrity_check").fetchall()
+            if [tuple(r) for r in check] != [("ok",)]:
+                raise SurveyError(f"the copy failed its integrity check: {check[:3]}")
+            tables = [r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            counts = {t: dst.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
+                      for t in ("responses", "answers", "invitations") if t in tables}
+        finally:
+            dst.close()
+        os.chmod(partial, 0o600)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        src.close()
+    return {"file": str(target), "bytes": target.stat().st_size, "seconds": round(time.monotonic() - started, 3),
+            "integrity": "ok", **counts}

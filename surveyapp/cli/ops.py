@@ -1,0 +1,136 @@
+"""Operations: serving in production, online backups, and retention (purge)."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from .base import emit, main, pass_app
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
+@click.option("--workers", default=2, type=click.IntRange(min=1), show_default=True,
+              help="Worker processes (gunicorn). 1 runs a single waitress process instead.")
+@click.option("--threads", default=4, type=click.IntRange(min=1), show_default=True,
+              help="Threads per worker.")
+@click.option("--proxy", default=0, type=click.IntRange(min=0), show_default=True,
+              help="Number of reverse proxies in front (nginx/Caddy): trust that many X-Forwarded-For/-Proto/-Host hops.")
+@click.option("--access-log", is_flag=True, help="Log every request to stdout.")
+@pass_app
+def serve(app, host, port, workers, threads, proxy, access_log):
+    """Serve the web application with a production WSGI server (gunicorn workers, or waitress)."""
+    from .. import create_app
+
+    flask_app = create_app({"DATABASE": str(app.db_path)})
+    if proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        flask_app.wsgi_app = ProxyFix(flask_app.wsgi_app, x_for=proxy, x_proto=proxy, x_host=proxy)
+    click.echo(f"surveyapp on http://{host}:{port}/  (database {app.db_path}, "
+               f"{workers} worker(s) x {threads} thread(s))", err=False)
+    if workers == 1:
+        import waitress
+
+        waitress.serve(flask_app, host=host, port=port, threads=threads, ident="surveyapp")
+        return
+    _Gunicorn(flask_app, {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "preload_app": True,  # the schema is migrated once, in the master, before the workers fork
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "accesslog": "-" if access_log else None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "proc_name": "surveyapp",
+    }).run()
+
+
+try:
+    from gunicorn.app.base import BaseApplication
+except ImportError:  # pragma: no cover - gunicorn is a dependency; waitress still serves with --workers 1
+    BaseApplication = object
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, application, options: dict):
+        self.application, self.options = application, options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return self.application
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--overwrite", is_flag=True, help="Replace FILE if it exists.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_app
+def backup_command(app, file, overwrite, fmt):
+    """Copy the live database to FILE consistently, while the app keeps running (SQLite backup API).
+
+    Restore: stop the server, copy FILE over the database file, start it again with the same
+    secret key (the personal links are derived from it).
+    """
+    from ..backup import backup
+
+    result = backup(app.db_path, file, overwrite=overwrite)
+    if fmt == "json":
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"backup written to {result['file']} ({result['bytes']} bytes, integrity ok, "
+               f"{result.get('responses', 0)} responses, {result.get('answers', 0)} answers, {result['seconds']} s)")
+    click.echo("keep the secret key with your backups (SURVEYAPP_SECRET_KEY or the secret_key file beside the "
+               "database): the personal links depend on it", err=True)
+
+
+@main.command("purge")
+@click.argument("round_ref", metavar="ROUND", required=False)
+@click.option("--due", is_flag=True, help="Purge every closed round whose retention period has run out.")
+@click.option("--force", is_flag=True, help="Purge now, before the retention period has run out.")
+@click.option("--yes", is_flag=True, help="Confirm --force without a prompt.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_app
+def purge_command(app, round_ref, due, force, yes, fmt):
+    """Delete a closed round's personal data after its retention period (rounds.retention_days after
+    closing). Anonymous answers, response rates and every aggregate stay."""
+    from .. import purge as purge_service
+    from ..rounds import get_round
+
+    if bool(round_ref) == bool(due):
+        raise click.UsageError("name one ROUND or pass --due")
+    if due:
+        if force:
+            raise click.UsageError("--force applies to one named round, not to --due")
+        rounds = purge_service.due_rounds(app.db)
+        results = [purge_service.purge_round(app.db, r["id"]) for r in rounds]
+        if fmt == "json":
+            click.echo(json.dumps(results, ensure_ascii=False))
+        elif not results:
+            click.echo("no round is due for purging")
+        else:
+            emit(results, "table", ["round", "name", "invitations_anonymised", "people_deleted", "responses_unlinked", "answers_kept"])
+        return
+    if force and not yes:
+        round_ = get_round(app.db, round_ref)
+        click.confirm(f"Delete the personal data of round '{round_['name']}' now, before its retention period "
+                      f"has run out? This cannot be undone", abort=True)
+    result = purge_service.purge_round(app.db, round_ref, force=force)
+    if fmt == "json":
+        click.echo(json.dumps(result, ensure_ascii=False))
+    elif result.get("already_purged"):
+        click.echo(f"round '{result['name']}' was already purged at {result['already_purged']}")
+    else:
+        click.echo(f"purged round '{result['name']}': {result['invitations_anonymised']} invitation(s) anonymised, "
+                   f"{result['people_deleted']} person(s) deleted ({result['people_kept_for_other_rounds']} kept for "
+                   f"other rounds), {result['responses_unlinked']} response(s) unlinked, {result['answers_kept']} "
+                   f"answer(s) kept")
