@@ -1,0 +1,624 @@
+"""Query layer for the evaluator reports: reads rows from the database and hands `analysis/`
+plain data. Aggregation that SQL does well (counts per round x group x unit x item x code) is
+done in SQL; every statistic is computed in `analysis/` from those counts.
+
+Rules used here and stated in every caption/codebook (analysis.md):
+- item N counts everyone who answered the item, "Ved ikke" and partial responses included;
+- response rates and panel counts use complete + valid partial (analysis.rates.classify with the
+  round's partial threshold);
+- "Ved ikke" (an item's non-substantive codes) is never scored; it stays in the share
+  denominator unless the report says otherwise;
+- reverse-keyed items are reversed (Questionnaire.reverse_value) before any mean or index;
+- cells below the project's minimum n are suppressed unless the questionnaire is not personal.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from itertools import combinations
+
+from analysis import indices as index_math
+from analysis.comparisons import crosstab, group_comparison
+from analysis.items import ItemSpec, item_statistics, trend_changes
+from analysis.paired import paired_comparison, panel_counts
+from analysis.rates import BREAK_OFF, classify
+from analysis.suppression import TOO_FEW, spread, suppress
+
+from .errors import NotFound, SurveyError
+from .questionnaire import Questionnaire
+from .questionnaire_store import get_version
+from .results import response_rows, select_rounds
+from .rounds import get_project, round_questionnaires
+
+DIMENSIONS = ("group", "unit")
+
+
+# ---------------------------------------------------------------- scope and metadata
+
+
+class Scope:
+    """The rounds of one report (in time order), their project, questionnaires and rules."""
+
+    def __init__(self, db, round_refs: list | None = None, project: str | None = None, units: list[str] | None = None):
+        rounds = select_rounds(db, round_refs, project)
+        if not rounds:
+            raise NotFound("no rounds found" + (f" in project '{project}'" if project else ""))
+        projects = {r["project_id"] for r in rounds}
+        if len(projects) > 1:
+            raise SurveyError(f"the rounds belong to several projects ({', '.join(sorted(projects))}); use --project")
+        self.db = db
+        self.rounds = sorted(rounds, key=lambda r: (r.get("opens") or r.get("created_at") or "", r["id"]))
+        self.project = get_project(db, rounds[0]["project_id"])
+        self.min_n = int(self.project.get("min_n") or 5)
+        self.units = units
+        self.questionnaires: dict[int, dict[str, tuple[int, Questionnaire, bool]]] = {}
+        for r in self.rounds:
+            entries = {}
+            for group, entry in round_questionnaires(db, r["id"]).items():
+                q = get_version(db, entry["version_id"])
+                entries[group] = (entry["version_id"], q, bool(q.personal))
+            self.questionnaires[r["id"]] = entries
+        self.index_of = {r["id"]: i for i, r in enumerate(self.rounds)}
+
+    @property
+    def round_ids(self) -> list[int]:
+        return [r["id"] for r in self.rounds]
+
+    def round(self, round_id: int) -> dict:
+        return self.rounds[self.index_of[round_id]]
+
+    def questionnaire(self, round_id: int, group: str) -> tuple[int, Questionnaire, bool] | None:
+        entries = self.questionnaires[round_id]
+        return entries.get(group) or entries.get("")
+
+    def groups(self, round_id: int) -> list[str]:
+        return sorted(self.questionnaires[round_id])
+
+    def spec(self, round_id: int, group: str, item_id: str) -> ItemSpec | None:
+        entry = self.questionnaire(round_id, group)
+        if entry is None:
+            return None
+        try:
+            item = entry[1].item(item_id)
+        except KeyError:
+            return None
+        return item_spec(entry[1], item)
+
+    def rules(self) -> dict:
+        """The rules a report or export used, for its caption and codebook."""
+        return {
+            "project": self.project["id"],
+            "rounds": [{"round": r["name"], "round_id": r["id"], "opens": r.get("opens"), "closes": r.get("closes"),
+                        "partial_threshold": r["partial_threshold"], "anonymous": bool(r["anonymous"])} for r in self.rounds],
+            "minimum_n": self.min_n,
+            "item_n": "everyone who answered the item, 'Ved ikke' and partial responses included",
+            "responded": "complete + valid partial (answered >= the round's partial threshold of applicable items)",
+            "ved_ikke": "non-substantive codes (e.g. 9 = Ved ikke) are never scored; shares keep them in the denominator "
+                        "(shares_valid leave them out)",
+            "reverse_keying": "reverse-keyed items are reversed (min+max-code) before means and indices",
+            "suppression": f"cells with fewer than {self.min_n} answers show no shares or means ('{TOO_FEW}'); a second cell "
+                           "is hidden where the first could be recovered from a total; questionnaires with personal: false "
+                           "are never suppressed",
+            "index": "per unit (or respondent) the mean of the answered items, then the mean of the unit means",
+        }
+
+
+def item_spec(q: Questionnaire, item) -> ItemSpec:
+    labels = {o.code: o.label for o in q.options(item) + q.missing_options(item)}
+    return ItemSpec(id=item.id, version=item.version, type=item.type, substantive=tuple(q.substantive_codes(item)),
+                    missing=tuple(q.missing_codes(item)), reverse=item.reverse, labels=labels, text=item.text,
+                    construct=item.construct_id)
+
+
+def _in(ids) -> str:
+    return ",".join("?" * len(ids))
+
+
+def _dimension_sql(by: tuple[str, ...]) -> tuple[list[str], list, bool]:
+    """SQL expressions for each breakdown dimension: group, unit or a respondent attribute."""
+    exprs, params, needs_invitation = [], [], False
+    for d in by:
+        if d == "group":
+            exprs.append("r.group_name")
+        elif d == "unit":
+            exprs.append("r.unit")
+        else:
+            exprs.append("json_extract(i.attributes, ?)")
+            params.append(f'$."{d}"')
+            needs_invitation = True
+    return exprs, params, needs_invitation
+
+
+# ---------------------------------------------------------------- item statistics
+
+
+def answer_counts(db, round_ids: list[int], by: tuple[str, ...] = (), units: list[str] | None = None,
+                  items: list[str] | None = None, responded_only: bool = False) -> list[tuple]:
+    """(round_id, group, *by-values, item_id, item_version, code, count) aggregated in SQL.
+
+    The group is always part of the key (it decides the questionnaire and so the item's scale)."""
+    dims = tuple(d for d in by if d != "group")
+    exprs, params, needs_invitation = _dimension_sql(dims)
+    select = ", ".join(["r.round_id", "r.group_name"] + exprs + ["a.item_id", "a.item_version", "a.value_num"])
+    sql = (f"SELECT {select}, COUNT(*) FROM answers a JOIN responses r ON r.id = a.response_id "
+           + ("LEFT JOIN invitations i ON i.id = r.invitation_id " if needs_invitation else "")
+           + f"WHERE r.round_id IN ({_in(round_ids)}) AND a.value_num IS NOT NULL")
+    args = params + list(round_ids)
+    if units is not None:
+        sql += f" AND r.unit IN ({_in(units)})"
+        args += list(units)
+    if items:
+        sql += f" AND a.item_id IN ({_in(items)})"
+        args += list(items)
+    if responded_only:
+        ids = counting_response_ids(db, round_ids, units)
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS _counting (id INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM _counting")
+        db.conn.executemany("INSERT INTO _counting (id) VALUES (?)", [(i,) for i in ids])
+        sql += " AND r.id IN (SELECT id FROM _counting)"
+    width = 2 + len(exprs) + 3
+    sql += " GROUP BY " + ", ".join(str(i) for i in range(1, width + 1))
+    return db.execute(sql, args).fetchall()
+
+
+def counting_response_ids(db, round_ids: list[int], units: list[str] | None = None) -> set[int]:
+    """Responses that count as responded: complete + valid partial (analysis.rates.classify)."""
+    thresholds = {r["id"]: r["partial_threshold"] for r in db.query(f"SELECT id, partial_threshold FROM rounds WHERE id IN ({_in(round_ids)})", round_ids)}
+    return {r["id"] for r in response_rows(db, list(round_ids), units)
+            if classify(r["status"], r["answered"], r["applicable"], thresholds[r["round_id"]]) != BREAK_OFF}
+
+
+def _rollups(by: tuple[str, ...]) -> list[tuple[str, ...]]:
+    return [s for size in range(len(by), -1, -1) for s in combinations(by, size)]
+
+
+def item_rows(db, round_refs: list | None = None, by: tuple[str, ...] = (), project: str | None = None,
+              units: list[str] | None = None, items: list[str] | None = None, responded_only: bool = False,
+              scope: Scope | None = None, decimals: int | None = 2) -> list[dict]:
+    """`report items`: per item x round x breakdown cell (and every roll-up, with the rolled-up
+    dimension None): n, n_valid, mean, sd, ci_low, ci_high, shares, shares_valid, top1, top2,
+    suppressed. Suppressed cells keep n and lose everything else."""
+    scope = scope or Scope(db, round_refs, project, units)
+    by = tuple(dict.fromkeys(by))
+    for d in by:
+        if not d or not d.replace("_", "").isalnum():
+            raise SurveyError(f"cannot break down by '{d}'")
+    raw = answer_counts(db, scope.round_ids, by, units, items, responded_only)
+    dims = tuple(d for d in by if d != "group")
+    # (round, item, version) -> {(group, *dims): {code: count}}
+    tables: dict[tuple, dict[tuple, dict]] = defaultdict(lambda: defaultdict(dict))
+    for row in raw:
+        round_id, group = row[0], row[1]
+        dim_values = tuple(row[2:2 + len(dims)])
+        item_id, version, code, count = row[2 + len(dims):]
+        tables[(round_id, item_id, version)][(group, *dim_values)][code] = count
+    full_by = ("group", *dims)
+    out = []
+    for (round_id, item_id, version), cells in tables.items():
+        specs = {g: scope.spec(round_id, g, item_id) for g in {k[0] for k in cells}}
+        specs = {g: s for g, s in specs.items() if s is not None and s.version == version}
+        if not specs:
+            continue
+        personal = any(scope.questionnaire(round_id, g)[2] for g in specs)
+        scales = {(s.substantive, s.missing, s.type, s.reverse) for s in specs.values()}
+        # Cells at every roll-up level; the group roll-up only where groups share the scale.
+        aggregated: dict[tuple, dict] = {}
+        for subset in _rollups(by):
+            if "group" not in subset and len(scales) > 1:
+                continue
+            for key, counts in cells.items():
+                if key[0] not in specs:
+                    continue
+                named = dict(zip(full_by, key))
+                cell = tuple(named[d] if d in subset else None for d in full_by)
+                target = aggregated.setdefault(cell, {})
+                for code, count in counts.items():
+                    target[code] = target.get(code, 0) + count
+        hidden = suppress({k: sum(v.values()) for k, v in aggregated.items()}, scope.min_n, personal)
+        round_ = scope.round(round_id)
+        for cell, counts in aggregated.items():
+            spec = specs.get(cell[0]) or next(iter(specs.values()))
+            stats_row = item_statistics(counts, spec)
+            named = dict(zip(full_by, cell))
+            row = {"round": round_["name"], "round_id": round_id, "round_index": scope.index_of[round_id]}
+            if "group" in by:
+                row["group"] = named["group"]
+            for d in dims:
+                row[d] = named[d]
+            row.update({"item": item_id, "item_version": version, "text": spec.text, "type": spec.type,
+                        "construct": spec.construct, "reverse": spec.reverse, "personal": personal})
+            row.update(stats_row)
+            reason = hidden.get(cell)
+            row["suppressed"] = reason is not None
+            if reason:
+                for k in ("mean", "sd", "ci_low", "ci_high", "shares", "shares_valid", "top1", "top2", "top1_valid", "top2_valid"):
+                    row[k] = None
+                row["n_valid"] = None
+                row["note"] = TOO_FEW
+            if decimals is not None:
+                _round_row(row, decimals)
+            out.append(row)
+    order = {r["id"]: i for i, r in enumerate(scope.rounds)}
+    item_order = _item_order(scope)
+    out.sort(key=lambda r: (item_order.get(r["item"], 9999), r["item"], r["item_version"], order[r["round_id"]],
+                            *[(r.get(d) is None, str(r.get(d) or "")) for d in by]))
+    return out
+
+
+def _item_order(scope: Scope) -> dict[str, int]:
+    order: dict[str, int] = {}
+    for r in scope.rounds:
+        for group in scope.groups(r["id"]):
+            for item in scope.questionnaires[r["id"]][group][1].items():
+                order.setdefault(item.id, len(order))
+    return order
+
+
+def _round_row(row: dict, digits: int) -> None:
+    for k in ("mean", "sd", "ci_low", "ci_high"):
+        if row.get(k) is not None:
+            row[k] = round(row[k], 4)
+    for k in ("top1", "top2", "top1_valid", "top2_valid"):
+        if row.get(k) is not None:
+            row[k] = round(row[k], digits)
+    for k in ("shares", "shares_valid"):
+        if row.get(k):
+            row[k] = {code: round(v, digits) for code, v in row[k].items()}
+
+
+def item_changes(db, round_refs: list | None = None, by_group: bool = True, project: str | None = None,
+                 units: list[str] | None = None, share: str = "top2", scope: Scope | None = None) -> list[dict]:
+    """Changes between consecutive rounds of each item version (never across versions), per
+    group: diff_share in procentpoint and diff_mean in scale points from unrounded counts,
+    with chi-square and Mann-Whitney p-values. Suppressed cells are not compared."""
+    scope = scope or Scope(db, round_refs, project, units)
+    raw = answer_counts(db, scope.round_ids, ("group",) if by_group else (), units)
+    series: dict[tuple, list] = defaultdict(list)
+    for round_id, group, item_id, version, code, count in raw:
+        key = (group if by_group else None, item_id, version)
+        bucket = series[key]
+        if not bucket or bucket[-1][0] != round_id:
+            bucket.append([round_id, {}])
+        bucket[-1][1][code] = bucket[-1][1].get(code, 0) + count
+    out = []
+    for (group, item_id, version), points in series.items():
+        points.sort(key=lambda p: scope.index_of[p[0]])
+        first = points[0][0]
+        spec = scope.spec(first, group or scope.groups(first)[0], item_id)
+        if spec is None or spec.type not in ("scale", "number", "single"):
+            continue
+        personal = scope.questionnaire(first, group or scope.groups(first)[0])[2]
+        usable = [(scope.round(rid)["name"], counts) for rid, counts in points
+                  if not (personal and sum(counts.values()) < scope.min_n)]
+        for change in trend_changes(usable, spec, share):
+            out.append({"group": group, "series_starts": scope.round(first)["name"], **change})
+    return out
+
+
+# ---------------------------------------------------------------- respondent-level values
+
+
+def respondent_values(db, scope: Scope, items: list[str] | None = None, responded_only: bool = False) -> list[dict]:
+    """One dict per response: response_id, round_id, group, unit, key (None in anonymous rounds),
+    status and `values` {item: code with "Ved ikke" as None and reverse keying applied}.
+    `raw` holds the stored codes/texts as answered."""
+    ids = scope.round_ids
+    sql = (f"SELECT r.id, r.round_id, r.group_name, r.unit, r.status, r.submitted_at, p.key, i.attributes "
+           f"FROM responses r LEFT JOIN invitations i ON i.id = r.invitation_id LEFT JOIN people p ON p.id = i.person_id "
+           f"WHERE r.round_id IN ({_in(ids)})")
+    args = list(ids)
+    if scope.units is not None:
+        sql += f" AND r.unit IN ({_in(scope.units)})"
+        args += list(scope.units)
+    responses = {}
+    for row in db.execute(sql + " ORDER BY r.round_id, r.id", args):
+        anonymous = bool(scope.round(row[1])["anonymous"])
+        responses[row[0]] = {"response_id": row[0], "round_id": row[1], "round": scope.round(row[1])["name"], "group": row[2],
+                             "unit": row[3], "status": row[4], "submitted_at": row[5], "key": None if anonymous else row[6],
+                             "attributes": {} if anonymous else json.loads(row[7] or "{}"), "values": {}, "raw": {}}
+    if responded_only:
+        keep = counting_response_ids(db, ids, scope.units)
+        responses = {k: v for k, v in responses.items() if k in keep}
+    sql = (f"SELECT a.response_id, a.item_id, a.value_num, a.value_text FROM answers a JOIN responses r ON r.id = a.response_id "
+           f"WHERE r.round_id IN ({_in(ids)})")
+    args = list(ids)
+    if items:
+        sql += f" AND a.item_id IN ({_in(items)})"
+        args += list(items)
+    specs: dict[tuple, ItemSpec | None] = {}
+    for response_id, item_id, num, text in db.execute(sql, args):
+        response = responses.get(response_id)
+        if response is None:
+            continue
+        response["raw"][item_id] = num if num is not None else text
+        key = (response["round_id"], response["group"], item_id)
+        if key not in specs:
+            specs[key] = scope.spec(*key)
+        spec = specs[key]
+        if num is None or spec is None or not spec.has_mean:
+            continue
+        if float(num) in {float(c) for c in spec.missing}:
+            response["values"][item_id] = None
+        else:
+            response["values"][item_id] = spec.reversed_code(float(num))
+    return list(responses.values())
+
+
+# ---------------------------------------------------------------- indices
+
+
+def index_definitions(scope: Scope) -> dict[str, dict]:
+    """Indices declared in the scope's questionnaires: id -> {title, items, min_share, thresholds}."""
+    found: dict[str, dict] = {}
+    for r in scope.rounds:
+        for group in scope.groups(r["id"]):
+            q = scope.questionnaires[r["id"]][group][1]
+            for index in q.indices:
+                found.setdefault(index.id, {"id": index.id, "title": index.title, "items": list(index.items),
+                                            "min_share": index.min_share, "questionnaire": q.id,
+                                            "thresholds": (index.thresholds.green, index.thresholds.yellow) if index.thresholds else None,
+                                            "targets": index.targets or {}})
+    return found
+
+
+def index_rows(db, round_refs: list | None = None, by_unit: bool = False, project: str | None = None,
+               units: list[str] | None = None, indices: list[str] | None = None, scope: Scope | None = None) -> list[dict]:
+    """`report indices`: per index x round (x unit): score, n, alpha (and the pooled alternative).
+
+    The round score is the mean of the unit means (each unit weighs the same; n = units); a unit's
+    score is the mean of its respondents' indices; a respondent's index is the mean of the answered
+    items. Unit rows are suppressed below the minimum n of respondents for personal questionnaires."""
+    scope = scope or Scope(db, round_refs, project, units)
+    definitions = index_definitions(scope)
+    if indices:
+        unknown = set(indices) - set(definitions)
+        if unknown:
+            raise NotFound(f"no index {', '.join(sorted(unknown))} in these rounds (indices: {', '.join(sorted(definitions)) or 'none'})")
+        definitions = {k: v for k, v in definitions.items() if k in indices}
+    if not definitions:
+        return []
+    all_items = sorted({i for d in definitions.values() for i in d["items"]})
+    responses = respondent_values(db, scope, all_items)
+    out = []
+    for index_id, definition in definitions.items():
+        for r in scope.rounds:
+            personal = any(scope.questionnaires[r["id"]][g][2] for g in scope.groups(r["id"]))
+            rows = [{"unit": x["unit"], **x["values"]} for x in responses if x["round_id"] == r["id"]
+                    and any(i in x["values"] or i in x["raw"] for i in definition["items"])]
+            if not rows:
+                continue
+            table = index_math.index_table(rows, definition["items"], "unit", definition["min_share"], definition["thresholds"])
+            target = definition["targets"].get(r["name"])
+            out.append({"index": index_id, "title": definition["title"], "round": r["name"], "round_id": r["id"], "unit": None,
+                        "score": _r(table["score"]), "n": table["n"], "n_respondents": table["n_respondents"],
+                        "alpha": _r(table["alpha"]), "pooled": _r(table["pooled"]), "light": table["light"], "target": target,
+                        "method": "mean of unit means", "suppressed": False})
+            if by_unit:
+                cells = {(u["unit"],): u["n"] for u in table["units"]}
+                cells[(None,)] = sum(cells.values())
+                hidden = suppress(cells, scope.min_n, personal)
+                for unit in table["units"]:
+                    unit_rows = [x for x in rows if x["unit"] == unit["unit"]]
+                    alpha = index_math.cronbach_alpha([[x.get(i) for i in definition["items"]] for x in unit_rows])
+                    hide = (unit["unit"],) in hidden
+                    out.append({"index": index_id, "title": definition["title"], "round": r["name"], "round_id": r["id"],
+                                "unit": unit["unit"], "score": None if hide else _r(unit["score"]), "n": unit["n"],
+                                "n_respondents": unit["n"], "alpha": None if hide else _r(alpha), "pooled": None,
+                                "light": None if hide else unit["light"], "target": target, "method": "mean of respondent indices",
+                                "suppressed": hide, **({"note": TOO_FEW} if hide else {})})
+    return out
+
+
+def _r(value, digits: int = 4):
+    return None if value is None else round(value, digits)
+
+
+# ---------------------------------------------------------------- paired comparisons
+
+
+def paired_rows(db, round_a, round_b, project: str | None = None, items: list[str] | None = None,
+                units: list[str] | None = None) -> dict:
+    """`report paired`: per item the panel comparison; plus the panel counts (each person once)."""
+    scope = Scope(db, [round_a, round_b], project, units)
+    ra, rb = (select_rounds(db, [round_a], project)[0], select_rounds(db, [round_b], project)[0])
+    if ra["id"] == rb["id"]:
+        raise SurveyError("a paired comparison needs two different rounds")
+    for r in (ra, rb):
+        if r["anonymous"]:
+            raise SurveyError(f"round '{r['name']}' is anonymous: it keeps no panel key, so no paired comparison is possible")
+    responses = respondent_values(db, scope, items)
+    by_round: dict[int, dict[str, dict]] = {ra["id"]: {}, rb["id"]: {}}
+    for x in responses:
+        if x["key"] is not None:
+            by_round[x["round_id"]][x["key"]] = x
+    personal = any(p for r in (ra, rb) for _, _, p in scope.questionnaires[r["id"]].values())
+    candidates = []
+    for item_id in _item_order(scope):
+        if items and item_id not in items:
+            continue
+        spec_a = _any_spec(scope, ra["id"], item_id)
+        spec_b = _any_spec(scope, rb["id"], item_id)
+        if spec_a is None or spec_b is None or not spec_a.has_mean:
+            continue
+        if spec_a.version != spec_b.version:
+            continue  # a reworded item is not compared with its old wording
+        candidates.append(item_id)
+    rows = []
+    for item_id in candidates:
+        a = {k: x["values"].get(item_id) for k, x in by_round[ra["id"]].items()}
+        b = {k: x["values"].get(item_id) for k, x in by_round[rb["id"]].items()}
+        result = paired_comparison(a, b)
+        hide = personal and 0 < result["n_pairs"] < scope.min_n
+        row = {"item": item_id, "round_a": ra["name"], "round_b": rb["name"], **{k: _r(v, 6) if isinstance(v, float) else v
+                                                                                   for k, v in result.items()}}
+        if hide:
+            row.update(mean_a=None, mean_b=None, diff=None, sd_diff=None, p_ttest=None, p_wilcoxon=None, note=TOO_FEW)
+        row["suppressed"] = hide
+        rows.append(row)
+    counting = counting_response_ids(db, [ra["id"], rb["id"]], units)
+    answered = {ra["name"]: {k for k, x in by_round[ra["id"]].items() if x["response_id"] in counting},
+                rb["name"]: {k for k, x in by_round[rb["id"]].items() if x["response_id"] in counting}}
+    counts = panel_counts(answered)
+    return {"round_a": ra["name"], "round_b": rb["name"], "items": rows,
+            "panel": {"only_a": counts["only_a"], "only_b": counts["only_b"], "both": counts["both"], "people": counts["people"],
+                      "rule": "each person once, in the highest set they belong to; responded = complete + valid partial"}}
+
+
+def _any_spec(scope: Scope, round_id: int, item_id: str) -> ItemSpec | None:
+    for group in scope.groups(round_id):
+        spec = scope.spec(round_id, group, item_id)
+        if spec is not None:
+            return spec
+    return None
+
+
+# ---------------------------------------------------------------- group comparisons and cross-tabs
+
+
+def construct_rows(db, round_refs: list | None = None, group_a: str = "ledere", group_b: str = "medarbejdere",
+                   project: str | None = None, units: list[str] | None = None, share: str = "top2") -> list[dict]:
+    """Managers vs staff (any two groups) on parallel items linked by `construct`, per round.
+    diff = group_b - group_a. Cells below the minimum n are not compared."""
+    scope = Scope(db, round_refs, project, units)
+    raw = answer_counts(db, scope.round_ids, ("group",), units)
+    counts: dict[tuple, dict] = defaultdict(dict)
+    for round_id, group, item_id, version, code, count in raw:
+        counts[(round_id, group, item_id, version)][code] = count
+    out = []
+    for r in scope.rounds:
+        qa, qb = scope.questionnaire(r["id"], group_a), scope.questionnaire(r["id"], group_b)
+        if qa is None or qb is None:
+            continue
+        by_construct_b = {i.construct_id: i for i in qb[1].items() if i.construct_id}
+        for item in qa[1].items():
+            other = by_construct_b.get(item.construct_id) if item.construct_id else None
+            if other is None or item.type != "scale":
+                continue
+            spec_a, spec_b = item_spec(qa[1], item), item_spec(qb[1], other)
+            ca = counts.get((r["id"], group_a, item.id, item.version), {})
+            cb = counts.get((r["id"], group_b, other.id, other.version), {})
+            personal = qa[2] or qb[2]
+            too_few = personal and (sum(ca.values()) < scope.min_n or sum(cb.values()) < scope.min_n)
+            row = {"round": r["name"], "round_id": r["id"], "construct": item.construct_id}
+            if too_few or not ca or not cb:
+                row.update(group_a=group_a, group_b=group_b, item_a=item.id, item_b=other.id, n_a=sum(ca.values()),
+                           n_b=sum(cb.values()), suppressed=True, note=TOO_FEW)
+            else:
+                row.update(group_comparison({group_a: (spec_a, ca), group_b: (spec_b, cb)}, group_a, group_b, share), suppressed=False)
+            out.append(row)
+    return out
+
+
+def crosstab_data(db, round_ref, row_item: str, col_item: str, group: str | None = None, project: str | None = None,
+                  units: list[str] | None = None) -> dict:
+    scope = Scope(db, [round_ref], project, units)
+    r = scope.rounds[0]
+    groups = [group] if group else scope.groups(r["id"])
+    spec_r = spec_c = None
+    pairs = []
+    personal = False
+    responses = respondent_values(db, scope, [row_item, col_item])
+    for g in groups:
+        entry = scope.questionnaire(r["id"], g)
+        if entry is None:
+            raise NotFound(f"round '{r['name']}' has no group '{g}'")
+        sr, sc = scope.spec(r["id"], g, row_item), scope.spec(r["id"], g, col_item)
+        if sr is None or sc is None:
+            continue
+        spec_r, spec_c = spec_r or sr, spec_c or sc
+        personal = personal or entry[2]
+        for x in responses:
+            if (x["group"] == g or (g == "" and not group)) and row_item in x["raw"] and col_item in x["raw"]:
+                pairs.append((x["raw"][row_item], x["raw"][col_item]))
+    if spec_r is None:
+        raise NotFound(f"items '{row_item}' and '{col_item}' are not both in round '{r['name']}'")
+    result = crosstab(pairs, spec_r, spec_c, scope.min_n, personal)
+    result.update(round=r["name"], group=group, row_item=row_item, col_item=col_item,
+                  row_labels=spec_r.labels, col_labels=spec_c.labels)
+    return result
+
+
+# ---------------------------------------------------------------- unit spread
+
+
+def unit_spread(db, round_ref, item_id: str, group: str | None = None, share: str = "top2", project: str | None = None) -> dict:
+    """Anonymous spread of an item's share across units ("varierer mellem 34 og 66 procent")."""
+    scope = Scope(db, [round_ref], project)
+    rows = item_rows(db, by=("group", "unit") if group else ("unit",), items=[item_id], scope=scope, decimals=None)
+    values = {}
+    personal = True
+    for row in rows:
+        if row["unit"] is None or (group and row.get("group") != group):
+            continue
+        personal = row["personal"]
+        raw = answer_counts(db, [row["round_id"]], ("unit",), None, [item_id])
+        counts = {}
+        for rid, g, unit, iid, version, code, count in raw:
+            if unit == row["unit"] and (not group or g == group):
+                counts[code] = counts.get(code, 0) + count
+        spec = scope.spec(row["round_id"], group or scope.groups(row["round_id"])[0], item_id)
+        values[row["unit"]] = (item_statistics(counts, spec)[share], row["n"])
+    return spread(values, scope.min_n, personal)
+
+
+# ---------------------------------------------------------------- exports
+
+
+def export_data(db, round_refs: list | None = None, project: str | None = None, units: list[str] | None = None) -> dict:
+    """Respondent-level answers and their codebook for `surveyapp export`.
+
+    rows: one per response (round, group, unit, key — absent for anonymous rounds —, status,
+    responded class, submitted_at, one column per item with the stored code or text).
+    codebook: per variable its label, type, value labels and missing codes, plus the rules."""
+    scope = Scope(db, round_refs, project, units)
+    responses = respondent_values(db, scope)
+    thresholds = {r["id"]: r["partial_threshold"] for r in scope.rounds}
+    # applicable/answered counts for the responded class
+    classes = {}
+    for x in response_rows(db, scope.round_ids, units):
+        classes[x["id"]] = classify(x["status"], x["answered"], x["applicable"], thresholds[x["round_id"]])
+    variables: dict[str, dict] = {}
+    for r in scope.rounds:
+        for group in scope.groups(r["id"]):
+            q = scope.questionnaires[r["id"]][group][1]
+            for item in q.question_items():
+                spec = item_spec(q, item)
+                var = variables.setdefault(item.id, {"name": item.id, "label": item.text, "type": item.type,
+                                                     "value_labels": {}, "missing": [], "versions": set(), "reverse": item.reverse,
+                                                     "questionnaires": set()})
+                var["value_labels"].update(spec.labels)
+                var["missing"] = sorted(set(var["missing"]) | set(spec.missing))
+                var["versions"].add(item.version)
+                var["questionnaires"].add(q.id)
+    for var in variables.values():
+        var["versions"] = sorted(var["versions"])
+        var["questionnaires"] = sorted(var["questionnaires"])
+    anonymous_any = any(r["anonymous"] for r in scope.rounds)
+    attribute_names = sorted({a for x in responses for a in x["attributes"]})
+    rows = []
+    for x in responses:
+        row = {"round": x["round"], "round_id": x["round_id"], "group": x["group"], "unit": x["unit"]}
+        if not anonymous_any:
+            row["key"] = x["key"]
+        row["status"] = x["status"]
+        row["responded"] = classes.get(x["response_id"])
+        row["submitted_at"] = (x["submitted_at"] or "")[:10] or None
+        for a in attribute_names:
+            row[a] = x["attributes"].get(a)
+        for var in variables:
+            value = x["raw"].get(var)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            row[var] = value
+        rows.append(row)
+    return {"rows": rows, "variables": variables, "attributes": attribute_names, "rules": scope.rules(),
+            "anonymous": anonymous_any, "rounds": [r["name"] for r in scope.rounds]}
+
+
+# ---------------------------------------------------------------- response rates per unit x group
+
+
+def rate_cells(db, round_refs: list | None = None, project: str | None = None, units: list[str] | None = None) -> list[dict]:
+    from .results import rate_rows
+
+    return rate_rows(db, round_refs, ("group", "unit"), project, units)
