@@ -94,6 +94,10 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
         conn = db.conn
         # executescript would commit on its own; run the statements inside one transaction.
         conn.execute("BEGIN IMMEDIATE")
+        # Another process (two `init`s, a web worker starting) may have applied it meanwhile.
+        if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
+            conn.execute("ROLLBACK")
+            continue
         try:
             for statement in split_sql(sql):
                 conn.execute(statement)

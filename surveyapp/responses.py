@@ -13,7 +13,7 @@ from .db import now, transaction
 from .errors import Conflict, ImportRejected, NotFound, RowError, SurveyError
 from .questionnaire import AnswerError, Questionnaire, decode_answer, parse_answer
 from .questionnaire_store import get_version
-from .rounds import get_round, version_for_group
+from .rounds import get_round, round_questionnaires, version_for_group
 from .tabular import read_table
 
 REGISTRATION_MODES = ("in_person", "phone", "self_completion")
@@ -83,7 +83,8 @@ def load_answers(db, response_id: int, q: Questionnaire) -> dict:
     return answers
 
 
-def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict, group: str) -> tuple[dict, dict, list[str]]:
+def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict, group: str,
+                enforce_required: bool = True) -> tuple[dict, dict, list[str]]:
     """Parse one page's inputs: (values to store, errors, item ids to clear)."""
     if not 0 <= section_index < len(q.sections):
         raise SurveyError("no such page")
@@ -115,18 +116,20 @@ def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict,
         value = parsed.get(item.id)
         if value is None:
             to_clear.append(item.id)
-            if item.required:
+            if item.required and enforce_required:
                 errors[item.id] = "Besvar venligst dette spørgsmål." if item.type != "multiple" else "Vælg mindst én svarmulighed."
         else:
             to_store[item.id] = value
     return to_store, errors, to_clear
 
 
-def save_page(db, response: dict, section_index: int, form: dict, final: bool = False) -> dict:
+def save_page(db, response: dict, section_index: int, form: dict, final: bool = False, partial: bool = False) -> dict:
     """Store one page's answers in one transaction; raise PageInvalid (storing nothing) on problems.
 
     `form` maps item id to a string (or list of strings for multiple choice). Blank fields
     clear a stored answer; answers to items the respondent's answers now hide are removed too.
+    `partial` (autosave, the Back button) stores what is valid without demanding required items
+    and does not count the page as finished.
     """
     round_ = get_round(db, response["round_id"])
     q = questionnaire_of(db, response)
@@ -137,7 +140,8 @@ def save_page(db, response: dict, section_index: int, form: dict, final: bool = 
         if round_["status"] != "open":
             raise Conflict("the round is not open")
         current = load_answers(db, response["id"], q)
-        to_store, errors, to_clear = _parse_page(q, section_index, form, current, response["group_name"])
+        to_store, errors, to_clear = _parse_page(q, section_index, form, current, response["group_name"],
+                                                 enforce_required=not partial)
         if errors:
             raise PageInvalid(errors)
         stamp = _stamp(round_)
@@ -151,7 +155,7 @@ def save_page(db, response: dict, section_index: int, form: dict, final: bool = 
         if to_clear:
             db.conn.executemany("DELETE FROM answers WHERE response_id = ? AND item_id = ?",
                                 [(response["id"], item_id) for item_id in to_clear])
-        next_section = min(section_index + 1, len(q.sections))
+        next_section = section_index if partial else min(section_index + 1, len(q.sections))
         db.execute(
             "UPDATE responses SET last_saved_at = ?, current_section = MAX(current_section, ?) WHERE id = ?",
             (stamp, next_section, response["id"]),
@@ -227,92 +231,193 @@ def set_registration(db, response: dict, registered_by: str, mode: str, referenc
 
 # ---------------------------------------------------------------- imports from other tools
 
+IMPORT_SPECIAL = ("key", "email", "status", "submitted_at", "name", "group", "unit")
+BATCH = 50_000
+
+
+def _column_parser(q: Questionnaire, item):
+    """A fast parser for one item's cells: (value_num, value_text) or None, AnswerError on bad input.
+
+    Choice items are looked up in a dict of codes and labels (the hot path of a large import);
+    everything else goes through parse_answer, the same rules the answer pages use.
+    """
+    if item.type in ("scale", "single"):
+        lookup: dict[str, float] = {}
+        for option in q.options(item) + q.missing_options(item):
+            for spelling in (str(option.code), f"{option.code}.0", option.label.casefold(), (option.label_en or "").casefold()):
+                if spelling:
+                    lookup.setdefault(spelling, float(option.code))
+
+        def parse(raw: str):
+            text = raw.strip()
+            if not text:
+                return None
+            code = lookup.get(text)
+            if code is None:
+                code = lookup.get(text.casefold())
+                if code is None:
+                    return parse_answer(q, item, text)  # raises AnswerError, or accepts "3,0" and the like
+            return code, None
+        return parse
+
+    def parse_other(raw: str):
+        return parse_answer(q, item, raw)
+    return parse_other
+
+
+class _Plan:
+    """What the import needs per respondent group: version, questionnaire, column parsers."""
+
+    def __init__(self, db, round_id: int, group: str, item_columns: list[str]):
+        self.version_id = version_for_group(db, round_id, group)
+        self.q = get_version(db, self.version_id)
+        items = {i.id: i for i in self.q.question_items()}
+        self.columns = [(c, items[c], _column_parser(self.q, items[c])) for c in item_columns if c in items]
+        self.foreign = [c for c in item_columns if c not in items]
+        # Items that a group rule or show_if can hide, and the items those conditions read.
+        self.conditional = [i for i in items.values() if i.show_if is not None or i.groups]
+        self.sources = {i.show_if.item for i in self.conditional if i.show_if is not None}
+
 
 def import_responses(db, round_ref, path: str | Path | None = None, data: bytes | None = None,
                      filename: str | None = None, actor: str = "cli") -> dict:
-    """Load earlier rounds' answers from another tool; every row is checked before anything is stored."""
+    """Load earlier rounds' answers from another tool; every row is checked before anything is stored.
+
+    Columns: `key` (or `email`), one per item id (an option code or label; blank = not answered),
+    optional `status` (complete / partial) and `submitted_at`. A file with any bad row stores
+    nothing and the error lists every bad row with its line and column. The valid file goes in
+    within one transaction, in batches.
+    """
     round_ = get_round(db, round_ref)
     name = filename or str(path)
     header, rows = read_table(path, data, name)
     lower = {h.casefold(): h for h in header}
     if "key" not in lower and "email" not in lower:
         raise ImportRejected(name, [RowError(1, "key", "the file needs a column 'key' or 'email'")])
-    invitations = {}
+    anonymous = bool(round_["anonymous"])
+    invitations: dict[tuple[str, str], dict] = {}
     for row in db.query(
-        "SELECT i.id, i.group_name, i.unit, p.key, lower(p.email) AS email FROM invitations i JOIN people p ON p.id = i.person_id "
-        "WHERE i.round_id = ? AND i.removed_at IS NULL", [round_["id"]]):
+        "SELECT i.id, i.group_name, i.unit, i.started, i.completed, p.key, lower(p.email) AS email FROM invitations i "
+        "JOIN people p ON p.id = i.person_id WHERE i.round_id = ? AND i.removed_at IS NULL", [round_["id"]]):
         invitations[("key", row["key"])] = dict(row)
         if row["email"]:
-            invitations[("email", row["email"])] = dict(row)
-    answered = {r["invitation_id"] for r in db.query("SELECT invitation_id FROM responses WHERE round_id = ? AND invitation_id IS NOT NULL", [round_["id"]])}
-    special = {"key", "email", "status", "submitted_at", "name", "group", "unit"}
-    item_columns = [h for h in header if h.casefold() not in special]
-    questionnaires: dict[str, tuple[int, Questionnaire]] = {}
+            invitations.setdefault(("email", row["email"]), dict(row))
+    # Anonymous rounds keep no link from a response to its invitation: the invitation's flags say it.
+    answered = {r["invitation_id"] for r in db.query(
+        "SELECT invitation_id FROM responses WHERE round_id = ? AND invitation_id IS NOT NULL", [round_["id"]])}
+    if anonymous:
+        answered |= {i["id"] for i in invitations.values() if i["started"] or i["completed"]}
+    item_columns = [h for h in header if h.casefold() not in IMPORT_SPECIAL]
     errors: list[RowError] = []
+    known_items = set()
+    for entry in round_questionnaires(db, round_["id"]).values():
+        known_items |= {i.id for i in get_version(db, entry["version_id"]).question_items()}
+    for column in item_columns:
+        if column not in known_items:
+            errors.append(RowError(1, column, f"'{column}' is not an item of this round's questionnaires "
+                                              f"(and not one of {', '.join(IMPORT_SPECIAL)})"))
+    item_columns = [c for c in item_columns if c in known_items]
+    key_column, email_column = lower.get("key"), lower.get("email")
+    status_column, submitted_column = lower.get("status"), lower.get("submitted_at")
+    plans: dict[str, _Plan] = {}
     parsed_rows = []
-    seen = set()
+    seen: dict[int, int] = {}
     for line, raw in rows:
-        key = raw.get(lower.get("key", ""), "").strip()
-        email = raw.get(lower.get("email", ""), "").strip().casefold()
-        invitation = invitations.get(("key", key)) if key else invitations.get(("email", email))
+        key = raw.get(key_column, "").strip() if key_column else ""
+        email = raw.get(email_column, "").strip().casefold() if email_column else ""
+        if key:
+            invitation = invitations.get(("key", key)) or invitations.get(("key", key.casefold()))
+        else:
+            invitation = invitations.get(("email", email)) if email else None
+        who_column = key_column if key else (email_column or key_column)
         if invitation is None:
-            errors.append(RowError(line, "key" if key else "email", f"'{key or email}' is not on the round's list"))
+            reason = f"'{key or email}' is not on the round's list" if (key or email) else "no key or email given"
+            errors.append(RowError(line, who_column, reason))
             continue
         if invitation["id"] in seen:
-            errors.append(RowError(line, "key", f"'{key or email}' appears twice in the file"))
+            errors.append(RowError(line, who_column, f"'{key or email}' appears twice in the file (first at line {seen[invitation['id']]})"))
             continue
-        seen.add(invitation["id"])
+        seen[invitation["id"]] = line
         if invitation["id"] in answered:
-            errors.append(RowError(line, "key", f"'{key or email}' already has a response in this round"))
+            errors.append(RowError(line, who_column, f"'{key or email}' already has a response in this round"))
             continue
         group = invitation["group_name"]
-        if group not in questionnaires:
-            version_id = version_for_group(db, round_["id"], group)
-            questionnaires[group] = (version_id, get_version(db, version_id))
-        version_id, q = questionnaires[group]
-        status = raw.get(lower.get("status", ""), "").strip().casefold() or "complete"
+        plan = plans.get(group)
+        if plan is None:
+            plan = plans[group] = _Plan(db, round_["id"], group, item_columns)
+        status = (raw.get(status_column, "").strip().casefold() if status_column else "") or "complete"
         if status not in ("complete", "partial"):
-            errors.append(RowError(line, "status", f"status must be complete or partial, not '{status}'"))
-        submitted = raw.get(lower.get("submitted_at", ""), "").strip() or None
+            errors.append(RowError(line, status_column, f"status must be complete or partial, not '{status}'"))
+        submitted = raw.get(submitted_column, "").strip() if submitted_column else ""
         if submitted:
             try:
-                dt.datetime.fromisoformat(submitted)
+                moment = dt.datetime.fromisoformat(submitted)
             except ValueError:
-                errors.append(RowError(line, "submitted_at", f"'{submitted}' is not a date or time"))
+                errors.append(RowError(line, submitted_column, f"'{submitted}' is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"))
+                submitted = ""
+            else:
+                submitted = moment.date().isoformat() if anonymous else moment.isoformat()
+        for column in plan.foreign:
+            if raw.get(column, "").strip():
+                errors.append(RowError(line, column, f"'{column}' is not an item of questionnaire {plan.q.id} (group '{group}')"))
         values = {}
-        for column in item_columns:
-            try:
-                item = q.item(column)
-            except KeyError:
-                if raw.get(column, "").strip():
-                    errors.append(RowError(line, column, f"'{column}' is not an item of questionnaire {q.id} (group '{group}')"))
+        row_ok = True
+        for column, item, parse in plan.columns:
+            cell = raw.get(column, "")
+            if not cell:
                 continue
             try:
-                value = parse_answer(q, item, raw.get(column))
+                value = parse(cell)
             except AnswerError as error:
-                errors.append(RowError(line, column, f"{raw.get(column)!r}: {error}"))
+                errors.append(RowError(line, column, f"{cell!r}: {error}"))
+                row_ok = False
                 continue
             if value is not None:
-                values[item.id] = (item.version, *value)
-        parsed_rows.append((invitation, version_id, status, submitted, values))
+                values[item.id] = (item, value)
+        if row_ok and plan.conditional and values:
+            shown_answers = {item_id: decode_answer(item, *value) for item_id, (item, value) in values.items() if item_id in plan.sources}
+            for item in plan.conditional:
+                if item.id in values and not plan.q.is_shown(item, shown_answers, group):
+                    why = (f"the item is not asked of group '{group}'" if not plan.q.applies_to_group(item, group)
+                           else f"the answer to '{item.show_if.item}' hides it (show_if)")
+                    errors.append(RowError(line, item.id, f"answered, but {why}; leave the cell blank"))
+        parsed_rows.append((invitation, plan, status, submitted or None, values))
     if errors:
         raise ImportRejected(name, errors)
-    stamp = now()
-    anonymous = bool(round_["anonymous"])
-    answer_rows = []
+    stamp = dt.date.today().isoformat() if anonymous else now()
+    answer_count = 0
     with transaction(db):
-        for invitation, version_id, status, submitted, values in parsed_rows:
-            response_id = db.execute(
-                "INSERT INTO responses (round_id, invitation_id, group_name, unit, questionnaire_version_id, status, "
-                "started_at, last_saved_at, submitted_at, source) VALUES (?,?,?,?,?,?,?,?,?, 'import')",
-                (round_["id"], None if anonymous else invitation["id"], invitation["group_name"], invitation["unit"], version_id,
-                 "complete" if status == "complete" else "started", submitted or stamp, submitted or stamp,
-                 (submitted or stamp) if status == "complete" else None),
-            ).lastrowid
-            db.execute("UPDATE invitations SET started = 1, completed = ? WHERE id = ?", (int(status == "complete"), invitation["id"]))
-            answer_rows.extend((response_id, item_id, version, num, text, stamp) for item_id, (version, num, text) in values.items())
-        db.conn.executemany(
-            "INSERT INTO answers (response_id, item_id, item_version, value_num, value_text, saved_at) VALUES (?,?,?,?,?,?)",
-            answer_rows)
-        audit.record(db, actor, "responses.imported", round_["id"], file=Path(name).name, responses=len(parsed_rows), answers=len(answer_rows))
-    return {"round": round_["id"], "responses": len(parsed_rows), "answers": len(answer_rows)}
+        next_id = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM responses").fetchone()[0]
+        response_rows, invitation_rows, answer_rows = [], [], []
+        for offset, (invitation, plan, status, submitted, values) in enumerate(parsed_rows):
+            response_id = next_id + offset
+            when = submitted or stamp
+            response_rows.append((response_id, round_["id"], None if anonymous else invitation["id"], invitation["group_name"],
+                                  invitation["unit"], plan.version_id, "complete" if status == "complete" else "started",
+                                  when, when, when if status == "complete" else None))
+            invitation_rows.append((int(status == "complete"), invitation["id"]))
+            # Rows in primary-key order, so the WITHOUT ROWID table appends instead of reshuffling pages.
+            for item_id in sorted(values):
+                item, (num, text) = values[item_id]
+                answer_rows.append((response_id, item_id, item.version, num, text, stamp))
+            if len(answer_rows) >= BATCH:
+                answer_count += _flush(db, response_rows, invitation_rows, answer_rows)
+        answer_count += _flush(db, response_rows, invitation_rows, answer_rows)
+        audit.record(db, actor, "responses.imported", round_["id"], file=Path(name).name, responses=len(parsed_rows),
+                     answers=answer_count)
+    return {"round": round_["id"], "responses": len(parsed_rows), "answers": answer_count}
+
+
+def _flush(db, response_rows: list, invitation_rows: list, answer_rows: list) -> int:
+    """Insert one batch (responses before their answers) and empty the lists."""
+    conn = db.conn
+    conn.executemany(
+        "INSERT INTO responses (id, round_id, invitation_id, group_name, unit, questionnaire_version_id, status, "
+        "started_at, last_saved_at, submitted_at, source) VALUES (?,?,?,?,?,?,?,?,?,?, 'import')", response_rows)
+    conn.executemany("UPDATE invitations SET started = 1, completed = ? WHERE id = ?", invitation_rows)
+    conn.executemany(
+        "INSERT INTO answers (response_id, item_id, item_version, value_num, value_text, saved_at) VALUES (?,?,?,?,?,?)",
+        answer_rows)
+    count = len(answer_rows)
+    response_rows.clear(), invitation_rows.clear(), answer_rows.clear()
+    return count

@@ -2,10 +2,10 @@
 analysis functions plain data. Nothing here computes a statistic."""
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 
 from analysis.rates import response_rates
+from .questionnaire import decode_answer
 from .questionnaire_store import get_version
 from .rounds import get_round, list_rounds
 
@@ -32,26 +32,31 @@ def response_rows(db, round_ids: list[int], units: list[str] | None = None) -> l
     (show_if and group rules applied to the stored answers)."""
     if not round_ids:
         return []
-    sql = (f"SELECT id, round_id, group_name AS 'group', unit, status, questionnaire_version_id, submitted_at, last_saved_at "
-           f"FROM responses WHERE round_id IN ({','.join('?' * len(round_ids))})")
+    # A response of someone taken off the list leaves the counts with them (the denominator
+    # already excludes removed invitations); anonymous responses have no invitation to check.
+    sql = (f"SELECT r.id, r.round_id, r.group_name AS 'group', r.unit, r.status, r.questionnaire_version_id, "
+           f"r.submitted_at, r.last_saved_at FROM responses r LEFT JOIN invitations i ON i.id = r.invitation_id "
+           f"WHERE i.removed_at IS NULL AND r.round_id IN ({','.join('?' * len(round_ids))})")
     params = list(round_ids)
     if units is not None:
-        sql += f" AND unit IN ({','.join('?' * len(units))})"
+        sql += f" AND r.unit IN ({','.join('?' * len(units))})"
         params += units
     responses = [dict(r) for r in db.query(sql, params)]
     answers: dict[int, dict] = defaultdict(dict)
     for row in db.query(
         f"SELECT a.response_id, a.item_id, a.value_num, a.value_text FROM answers a JOIN responses r ON r.id = a.response_id "
         f"WHERE r.round_id IN ({','.join('?' * len(round_ids))})", round_ids):
-        value = row["value_num"] if row["value_num"] is not None else row["value_text"]
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, str) and value.startswith("["):
-            value = json.loads(value)
-        answers[row["response_id"]][row["item_id"]] = value
+        answers[row["response_id"]][row["item_id"]] = (row["value_num"], row["value_text"])
+    versions: dict[int, tuple] = {}
     for response in responses:
-        q = get_version(db, response["questionnaire_version_id"])
-        given = answers.get(response["id"], {})
+        entry = versions.get(response["questionnaire_version_id"])
+        if entry is None:
+            q = get_version(db, response["questionnaire_version_id"])
+            entry = versions[response["questionnaire_version_id"]] = (q, {i.id: i for i in q.question_items()})
+        q, items = entry
+        # Decoded by item type (a free-text answer that starts with "[" stays text).
+        given = {item_id: decode_answer(items[item_id], *stored)
+                 for item_id, stored in answers.get(response["id"], {}).items() if item_id in items}
         applicable = q.applicable_items(given, response["group"])
         response["applicable"] = len(applicable)
         response["answered"] = sum(1 for item in applicable if given.get(item.id) not in (None, "", []))

@@ -87,7 +87,11 @@ def create_round(
             raise Conflict(f"project '{project_id}' already has a round named '{name}'")
         frozen = {}
         for group, ref in questionnaires.items():
-            qid, _, version = ref.partition("@")
+            qid, _, version = (ref or "").strip().partition("@")
+            if not qid:
+                raise SurveyError(f"no questionnaire id given for group '{group}'" if group else "no questionnaire id given")
+            if version and not version.isdigit():
+                raise SurveyError(f"'{ref}': the version after @ must be a number (e.g. {qid}@2)")
             frozen[group or ""] = resolve_version(db, qid, int(version) if version else None)["id"]
         cursor = db.execute(
             "INSERT INTO rounds (project_id, name, opens, closes, partial_threshold, anonymous, "

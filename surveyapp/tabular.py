@@ -18,7 +18,8 @@ def read_table(path: str | Path, data: bytes | None = None, filename: str | None
     name = filename or str(path)
     if data is None:
         data = Path(path).read_bytes()
-    if name.lower().endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
+    # XLSX is a zip archive; a CSV whose first column happens to start with "PK" is still a CSV.
+    if name.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
         return _read_xlsx(name, data)
     return _read_csv(name, data)
 
@@ -41,9 +42,11 @@ def _read_csv(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]
     except csv.Error as error:
         raise ImportRejected(name, [RowError(1, "-", f"not a readable CSV file: {error}")]) from None
     rows, errors = [], []
+    end = reader.line_num
     try:
         for cells in reader:
-            line = reader.line_num
+            # A quoted cell may span lines: the record starts on the line after the last one ended.
+            line, end = end + 1, reader.line_num
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) > len(header):
@@ -76,15 +79,21 @@ def _read_xlsx(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]
         raise ImportRejected(name, [RowError(1, "-", "the sheet is empty")]) from None
     while header and header[-1] == "":
         header.pop()
-    rows = []
+    rows, errors = [], []
     for line, cells in enumerate(rows_iter, start=2):
         values = ["" if c is None else _cell_text(c) for c in cells]
         if not any(values):
+            continue
+        if any(values[len(header):]):
+            errors.append(RowError(line, "-", f"a value in column {len(header) + 1 + next(i for i, v in enumerate(values[len(header):]) if v)}, "
+                                              f"which has no name in the header"))
             continue
         rows.append((line, {h: (values[i] if i < len(values) else "") for i, h in enumerate(header)}))
         if len(rows) > MAX_ROWS:
             raise ImportRejected(name, [RowError(line, "-", f"more than {MAX_ROWS} rows")])
     book.close()
+    if errors:
+        raise ImportRejected(name, errors)
     _check_header(name, header)
     return header, rows
 

@@ -6,6 +6,7 @@ import click
 from .. import questionnaire as qmodel
 from .. import questionnaire_store, respondents as respondent_service, responses as response_service, rounds as round_service
 from ..db import init as init_db, transaction
+from ..errors import SurveyError
 from ..questionnaire import QuestionnaireError
 from ..results import rate_rows
 from .base import emit, format_option, invitations, main, pass_app, questionnaire, report, respondents, responses, round_, user
@@ -98,7 +99,10 @@ def round_create(app, name, questionnaires, project, opens, closes, partial_thre
     mapping = {}
     for entry in questionnaires:
         group, sep, qid = entry.partition("=")
-        mapping[group if sep else ""] = qid if sep else group
+        group, qid = (group.strip(), qid.strip()) if sep else ("", group.strip())
+        if group in mapping:
+            raise SurveyError(f"--questionnaire names {'group ' + repr(group) if group else 'a questionnaire for everyone'} twice")
+        mapping[group] = qid
     round_id = round_service.create_round(
         app.db, name, mapping, project, opens, closes, partial_threshold, anonymous, allow_edit, answered_by, retention_days)
     click.echo(round_id)
@@ -198,7 +202,7 @@ def report_response_rates(app, round_refs, by, project, fmt):
     dims = tuple(d.strip() for d in by.split(",") if d.strip())
     for d in dims:
         if d not in ("group", "unit"):
-            raise click.BadParameter(f"cannot break down by '{d}' (use group and/or unit)", param_hint="--by")
+            raise SurveyError(f"--by: cannot break down response rates by '{d}' (use group, unit or group,unit)")
     rows = rate_rows(app.db, list(round_refs), dims, project)
     if fmt == "json":
         for row in rows:
