@@ -26,6 +26,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings["BASE_URL"].startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,
+        # Pages send Referrer-Policy: no-referrer, so browsers send no Referer to check over HTTPS;
+        # the CSRF token (plus SameSite=Lax cookies) is the protection.
+        WTF_CSRF_SSL_STRICT=False,
         BABEL_DEFAULT_LOCALE="da",
     )
     app.config.update(overrides)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from respond_setup import build, compile_translations
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _translations():
+    compile_translations()
+
+
+@pytest.fixture
+def survey(db, secret, app):
+    """A factory: survey(status=..., anonymous=..., answered_by=..., allow_edit=...) -> round, tokens, invitations."""
+    count = {"n": 0}
+
+    def make(**options):
+        count["n"] += 1
+        options.setdefault("name", f"Runde {count['n']}")
+        return build(db, secret, **options)
+
+    return make
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)

@@ -1,0 +1,58 @@
+"""Shared set-up for the answer-page tests (Flask client and browser): a questionnaire with every
+item type, a round in the wanted state, invitations and their personal tokens."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from surveyapp import questionnaire_store, respondents, rounds, tokens
+from surveyapp.db import transaction
+
+HERE = Path(__file__).resolve().parent
+YAML = HERE / "respond_test.yaml"
+TRANSLATIONS = HERE.parent.parent / "surveyapp" / "translations"
+
+PEOPLE = [
+    {"key": "p1", "name": "Anna Andersen", "email": "anna@example.org", "unit": "Horsens", "group": ""},
+    {"key": "p2", "name": "Bo Berg", "email": "bo@example.org", "unit": "Horsens", "group": ""},
+    {"key": "p3", "name": "Carl Cold", "email": "carl@example.org", "unit": "Vejle", "group": "", "language": "en"},
+]
+
+
+def compile_translations() -> None:
+    """The .mo files are build products (git-ignored); compile them when missing or stale."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle)
+        tmp = mo_path.with_suffix(".mo.tmp")
+        with tmp.open("wb") as handle:
+            write_mo(handle, catalog)
+        tmp.replace(mo_path)
+
+
+def build(db, secret: str, name: str = "Runde 1", status: str = "open", anonymous: bool = False,
+          answered_by: str = "self", allow_edit: bool = False, people: list[dict] | None = None) -> dict:
+    """Load the test questionnaire, create a round in `status` and invite `people`.
+
+    Returns {"round": round row, "tokens": {key: token}, "invitations": {key: invitation id}}.
+    """
+    questionnaire_store.load(db, YAML, actor="test")
+    round_id = rounds.create_round(db, name, {"": "respond-test"}, project="test", anonymous=anonymous,
+                                   allow_edit_after_submit=allow_edit, answered_by=answered_by, actor="test")
+    round_ = rounds.get_round(db, round_id)
+    invitations = {}
+    with transaction(db):
+        for person in people or PEOPLE:
+            invitations[person["key"]] = respondents.add_invitation(db, round_, dict(person), secret)
+    if status in ("open", "closed"):
+        rounds.open_round(db, round_id, actor="test")
+    if status == "closed":
+        rounds.close_round(db, round_id, actor="test")
+    return {"round": rounds.get_round(db, round_id),
+            "tokens": {key: tokens.make_token(secret, inv) for key, inv in invitations.items()},
+            "invitations": invitations}
