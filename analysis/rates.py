@@ -71,3 +71,37 @@ def response_rates(rounds: list[dict], invitations: list[dict], responses: list[
                 rows.append({"round": round_["name"], "round_id": round_["id"],
                              "group": key.get("group"), "unit": key.get("unit"), **counts})
     return rows
+
+
+def daily_rate(responses: list[dict], invited: int, start: str, end: str, threshold: float) -> list[dict]:
+    """The response rate over time: one row per day from `start` to `end` (ISO dates, inclusive)
+    with the responses that became countable that day (`new`), the cumulative `responded` and
+    `rate` = responded / invited in percent (None when nobody is invited).
+
+    responses: [{"status", "answered", "applicable", "submitted_at", "last_saved_at"}]; a complete
+    response counts from the day it was submitted, a valid partial from the day it was last saved
+    (the day it reached its final state). Responses dated before `start` count on the first day,
+    after `end` on the last. Break-offs never count: "responded" is the same as in response_rates.
+    """
+    import datetime as dt
+
+    first, last = dt.date.fromisoformat(start[:10]), dt.date.fromisoformat(end[:10])
+    if last < first:
+        raise ValueError(f"the period ends ({end}) before it starts ({start})")
+    new: dict = {}
+    for r in responses:
+        kind = classify(r["status"], r.get("answered", 0), r.get("applicable", 0), threshold)
+        if kind == BREAK_OFF:
+            continue
+        stamp = r.get("submitted_at") if kind == COMPLETE else None
+        stamp = stamp or r.get("last_saved_at") or r.get("submitted_at")
+        if not stamp:
+            continue
+        day = min(max(dt.date.fromisoformat(str(stamp)[:10]), first), last)
+        new[day] = new.get(day, 0) + 1
+    rows, total, day = [], 0, first
+    while day <= last:
+        total += new.get(day, 0)
+        rows.append({"date": day.isoformat(), "new": new.get(day, 0), "responded": total, "rate": percent(total, invited)})
+        day += dt.timedelta(days=1)
+    return rows

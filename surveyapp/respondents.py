@@ -174,3 +174,107 @@ def get_invitation(db, invitation_id: int) -> dict:
     if row is None:
         raise NotFound(f"respondent {invitation_id} not found")
     return dict(row)
+
+
+# --- Console: changing one respondent while a round runs --------------------------------------
+# None of these touch the `answers` or `responses` tables: a respondent's stored answers stay as
+# they are whatever is edited here.
+
+def _editable_invitation(db, invitation_id: int) -> tuple[dict, dict]:
+    invitation = get_invitation(db, invitation_id)
+    if invitation["removed_at"]:
+        raise NotFound(f"respondent {invitation_id} has been removed from the list")
+    round_ = get_round(db, invitation["round_id"])
+    if round_["status"] == "closed":
+        raise Conflict(f"round '{round_['name']}' is closed; its list can no longer change")
+    return invitation, round_
+
+
+def _has_response(db, invitation: dict) -> bool:
+    if invitation["started"] or invitation["completed"]:
+        return True
+    return db.execute("SELECT 1 FROM responses WHERE invitation_id = ?", (invitation["id"],)).fetchone() is not None
+
+
+def update_respondent(db, invitation_id: int, actor: str = "cli", **changes) -> dict:
+    """Change name, email, language (of the person) or group, unit (of this round's entry).
+
+    The panel key never changes. Group and unit cannot change once the person has started
+    answering (the response was filed under them)."""
+    allowed = {"name", "email", "language", "group", "unit"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise SurveyError(f"cannot change {', '.join(sorted(unknown))} of a respondent")
+    with transaction(db):
+        invitation, round_ = _editable_invitation(db, invitation_id)
+        clean = {k: ("" if v is None else str(v).strip()) for k, v in changes.items()}
+        if "email" in clean and clean["email"] and not EMAIL_RE.match(clean["email"]):
+            raise SurveyError(f"'{clean['email']}' is not an e-mail address")
+        if "language" in clean and clean["language"] not in LANGUAGES:
+            raise SurveyError("language must be da or en")
+        groups = set(round_questionnaires(db, round_["id"]))
+        if "group" in clean and clean["group"] != invitation["group_name"]:
+            if "" not in groups and clean["group"] not in groups:
+                raise SurveyError(f"unknown group '{clean['group']}' (this round has {', '.join(sorted(groups))})")
+        moved = {k for k, col in (("group", "group_name"), ("unit", "unit")) if k in clean and clean[k] != invitation[col]}
+        if moved and _has_response(db, invitation):
+            raise Conflict(f"{' and '.join(sorted(moved))} cannot change: {invitation['key']} has started answering")
+        before = {"name": invitation["name"], "email": invitation["email"], "language": invitation["language"],
+                  "group": invitation["group_name"], "unit": invitation["unit"]}
+        person_sets = {k: (clean[k] or None) for k in ("name", "email", "language") if k in clean}
+        if person_sets:
+            db.execute(f"UPDATE people SET {', '.join(f'{k} = ?' for k in person_sets)} WHERE id = ?",
+                       (*person_sets.values(), invitation["person_id"]))
+        inv_sets = {col: clean[k] for k, col in (("group", "group_name"), ("unit", "unit")) if k in clean}
+        if inv_sets:
+            db.execute(f"UPDATE invitations SET {', '.join(f'{k} = ?' for k in inv_sets)} WHERE id = ?",
+                       (*inv_sets.values(), invitation_id))
+        changed = {k: {"from": before[k], "to": clean[k] or None} for k in clean if (before[k] or "") != clean[k]}
+        if changed:
+            audit.record(db, actor, "respondent.edited", round_["id"], key=invitation["key"], changes=changed)
+    return get_invitation(db, invitation_id)
+
+
+def mark_ineligible(db, invitation_id: int, reason: str, actor: str = "cli", ineligible: bool = True) -> dict:
+    """Mark a respondent ineligible (left the job, wrong address …) or, with ineligible=False, eligible again.
+
+    Ineligible people stay on the list (reported apart) and get no mails."""
+    reason = (reason or "").strip()
+    if ineligible and not reason:
+        raise SurveyError("give a reason (e.g. left the job, wrong address)")
+    with transaction(db):
+        invitation, round_ = _editable_invitation(db, invitation_id)
+        db.execute("UPDATE invitations SET eligible = ?, ineligible_reason = ? WHERE id = ?",
+                   (0 if ineligible else 1, reason if ineligible else None, invitation_id))
+        audit.record(db, actor, "respondent.ineligible" if ineligible else "respondent.eligible", round_["id"],
+                     key=invitation["key"], reason=reason or None)
+    return get_invitation(db, invitation_id)
+
+
+def remove_respondent(db, invitation_id: int, actor: str = "cli") -> dict:
+    """Take someone off the list (added by mistake). Refused once they have answered:
+    their answers would stay while they left the denominator; mark them ineligible instead."""
+    with transaction(db):
+        invitation, round_ = _editable_invitation(db, invitation_id)
+        if _has_response(db, invitation):
+            raise Conflict(f"{invitation['key']} has started answering and cannot be removed; mark them ineligible instead")
+        db.execute("UPDATE invitations SET removed_at = ? WHERE id = ?", (now(), invitation_id))
+        audit.record(db, actor, "respondent.removed", round_["id"], key=invitation["key"])
+    return get_invitation(db, invitation_id)
+
+
+def add_respondent(db, round_ref, record: dict, secret: str, actor: str = "cli") -> int:
+    """Put one person on a round's list, checked by the same rules as a file import.
+
+    `record` has key and/or email, and optionally name, group, unit, language.
+    Raises ImportRejected (line 1 = the form) naming every problem."""
+    round_ = get_round(db, round_ref)
+    if round_["status"] == "closed":
+        raise Conflict(f"round '{round_['name']}' is closed")
+    header = list(STANDARD_COLUMNS)
+    row = {column: str(record.get(column) or "") for column in header}
+    with transaction(db):
+        records = validate_rows(db, round_, header, [(1, row)], "form")
+        invitation_id = add_invitation(db, round_, records[0], secret)
+        audit.record(db, actor, "respondent.added", round_["id"], key=records[0]["key"])
+    return invitation_id

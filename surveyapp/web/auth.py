@@ -1,23 +1,50 @@
 """Login, logout and the role decorators every console, report and admin view uses.
 
 Roles: admin (everything), unit_lead (their own units), evaluator (read-only results and exports).
+
+Session hardening: the session cookie is HttpOnly and SameSite=Lax (Secure when the base URL is
+https, see create_app); a login starts a fresh session (no fixation), sessions last at most
+SESSION_HOURS, and each carries a stamp of the account so a password, role or unit change or a
+deactivation ends every older session. Failed logins are throttled per username and client
+(users.LOGIN_MAX_FAILURES within users.LOGIN_WINDOW_MINUTES) with 429.
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
-from flask import Blueprint, abort, g, redirect, request, session, url_for
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, session,
+                   url_for)
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
 
 from .. import get_db
-from ..users import get_user
+from ..users import (LOGIN_WINDOW_MINUTES, client_key, get_user, login_blocked, record_login, session_stamp,
+                     verify_password)
 
 bp = Blueprint("auth", __name__)
+SESSION_HOURS = 8
+
+
+@bp.record_once
+def _session_settings(state) -> None:
+    state.app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=SESSION_HOURS)
+    state.app.jinja_env.globals["current_user"] = current_user
 
 
 def current_user() -> dict | None:
     if "user" not in g:
         user_id = session.get("user_id")
-        g.user = get_user(get_db(), user_id) if user_id else None
+        user = None
+        if user_id:
+            db = get_db()
+            user = get_user(db, user_id)
+            if user is not None and session.get("stamp") != session_stamp(db, user_id):
+                user = None  # password, role or units changed (or deactivated) since this login
+            if user is None:
+                session.clear()
+        g.user = user
     return g.user
 
 
@@ -44,6 +71,7 @@ def roles_required(*roles: str):
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapped.allowed_roles = ("admin", *roles)
         return wrapped
 
     return decorator
@@ -61,3 +89,63 @@ def require_unit(unit: str) -> None:
     units = allowed_units()
     if units is not None and unit not in units:
         abort(403)
+
+
+def actor() -> str:
+    """The name audit entries carry for the current request."""
+    user = current_user()
+    return user["username"] if user else "anonymous"
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Brugernavn", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("Adgangskode", validators=[DataRequired(), Length(max=500)])
+    next = HiddenField()
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site (never //host or a scheme) may be the page after login."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target.rstrip("?") or "/"
+    return url_for("console.index") if "console" in current_app.blueprints else "/"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    status, error = 200, None
+    if form.validate_on_submit():
+        db = get_db()
+        username = form.username.data.strip()
+        client = client_key(current_app.config["SECRET_KEY"], request.remote_addr)
+        if login_blocked(db, username, client):
+            status = 429
+            error = (f"For mange mislykkede forsøg. Vent {LOGIN_WINDOW_MINUTES} minutter, "
+                     "og prøv så igen.")
+        else:
+            user = verify_password(db, username, form.password.data)
+            record_login(db, username, client, user is not None)
+            if user is None:
+                status, error = 401, "Forkert brugernavn eller adgangskode."
+            else:
+                session.clear()  # a fresh session: nothing from before the login carries over
+                session.permanent = True
+                session["user_id"] = user["id"]
+                session["stamp"] = session_stamp(db, user["id"])
+                g.pop("user", None)
+                return redirect(safe_next(form.next.data))
+    elif request.method == "POST":
+        status, error = 400, "Udfyld brugernavn og adgangskode."
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    if request.method == "POST":  # CSRF-protected; a GET only shows the button
+        session.clear()
+        g.pop("user", None)
+        flash("Du er logget ud.", "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/logout.html")
