@@ -530,9 +530,8 @@ def check_references(q: Questionnaire) -> list[tuple[tuple, str]]:
     """Cross-field rules pydantic cannot see: (location, message) for each problem."""
     problems: list[tuple[tuple, str]] = []
     for name, scale in q.scales.items():
-        codes = [o.code for o in scale.options + scale.missing]
-        for dup in sorted({c for c in codes if codes.count(c) > 1}):
-            problems.append((("scales", name), f"scale '{name}' uses code {dup} twice"))
+        for loc, code in _repeated_codes((("options", scale.options), ("missing", scale.missing))):
+            problems.append((("scales", name) + loc, f"scale '{name}' uses code {code} twice"))
     seen_items: dict[str, tuple] = {}
     seen_sections: set[str] = set()
     order: dict[str, int] = {}
@@ -598,6 +597,17 @@ def check_references(q: Questionnaire) -> list[tuple[tuple, str]]:
     return problems
 
 
+def _repeated_codes(lists) -> list[tuple[tuple, int]]:
+    """(location of the repeat, code) for each option whose code appeared earlier in the lists."""
+    seen, repeats = set(), []
+    for field, options in lists:
+        for index, option in enumerate(options):
+            if option.code in seen:
+                repeats.append(((field, index, "code"), option.code))
+            seen.add(option.code)
+    return repeats
+
+
 def _type_name(item_type: str) -> str:
     return {"text": "free-text", "info": "information", "multiple": "multiple-choice", "date": "date"}.get(item_type, item_type)
 
@@ -612,9 +622,8 @@ def _check_item(q: Questionnaire, item: Item, loc: tuple) -> list[tuple[tuple, s
     if item.type in ("single", "multiple") and not (item.options or item.scale):
         problems.append((loc, f"item '{item.id}': a {item.type}-choice item needs `options` or `scale`"))
     if item.type in ("single", "multiple") and item.options:
-        codes = [o.code for o in item.options + (item.missing or [])]
-        for dup in sorted({c for c in codes if codes.count(c) > 1}):
-            problems.append((loc + ("options",), f"item '{item.id}' uses code {dup} twice"))
+        for where, code in _repeated_codes((("options", item.options), ("missing", item.missing or []))):
+            problems.append((loc + where, f"item '{item.id}' uses code {code} twice"))
     if item.type not in ("scale", "single", "multiple") and (item.options or item.scale):
         problems.append((loc, f"item '{item.id}': a {item.type} item takes no options or scale"))
     if item.min is not None and item.max is not None and item.min > item.max:
