@@ -176,7 +176,13 @@ def profile(unit: str, rounds: list[dict], values: dict[int, dict[str, dict]], i
                               "labels": [checklist["options"].get(c, str(c)) for c in (codes or [])],
                               "answered": codes is not None})
         checklist_rows.append({"item": checklist["id"], "text": checklist["text"], "rounds": per_round})
-    return {"unit": unit, "rounds": [r["name"] for r in rounds], "indices": index_rows,
+    notes = []
+    for position, round_ in enumerate(rounds):
+        suppressed = [ix["rounds"][position]["comparison"] for ix in index_rows
+                      if (ix["rounds"][position]["comparison"] or {}).get("suppressed")]
+        if suppressed:
+            notes.append(f"{round_['name']}: {suppressed[0]['note']}")
+    return {"unit": unit, "rounds": [r["name"] for r in rounds], "indices": index_rows, "comparison_notes": notes,
             "latest_round": latest["name"] if latest else None, "previous_round": before["name"] if before else None,
             "lowest": lowest, "ladders": ladder_rows, "checklists": checklist_rows,
             "min_other_units": min_other}
