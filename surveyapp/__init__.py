@@ -6,6 +6,7 @@ One blueprint per audience: `web.respond` (respondents' personal links), `web.co
 from __future__ import annotations
 
 import importlib
+import threading
 
 from flask import Flask, g
 
@@ -44,7 +45,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     def close_db(exception=None):
         db = g.pop("db", None)
         if db is not None:
-            db.conn.close()
+            if g.pop("db_kept", False):  # the thread's connection stays open (DB_CONNECTION_PER_THREAD)
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+            else:
+                db.conn.close()
 
     for name in BLUEPRINT_MODULES:
         try:
@@ -57,10 +62,27 @@ def create_app(overrides: dict | None = None) -> Flask:
     return app
 
 
+_thread_db = threading.local()
+
+
 def get_db():
-    """The request's database connection (opened on first use, closed at teardown)."""
+    """The request's database connection (opened on first use, closed at teardown).
+
+    With DB_CONNECTION_PER_THREAD (set by `surveyapp serve`) each server thread keeps one
+    connection open across requests: no connect and PRAGMAs per request, and no WAL checkpoint
+    each time the last connection closes (ops issue: about a third of a page request's cost).
+    """
     if "db" not in g:
         from flask import current_app
 
-        g.db = connect(current_app.config["DATABASE"])
+        path = current_app.config["DATABASE"]
+        if current_app.config.get("DB_CONNECTION_PER_THREAD"):
+            kept = getattr(_thread_db, "entry", None)
+            if kept is None or kept[0] != path:
+                if kept is not None:
+                    kept[1].conn.close()
+                kept = _thread_db.entry = (path, connect(path))
+            g.db, g.db_kept = kept[1], True
+        else:
+            g.db = connect(path)
     return g.db

@@ -23,7 +23,7 @@ def serve(app, host, port, workers, threads, proxy, access_log):
     """Serve the web application with a production WSGI server (gunicorn workers, or waitress)."""
     from .. import create_app
 
-    flask_app = create_app({"DATABASE": str(app.db_path)})
+    flask_app = create_app({"DATABASE": str(app.db_path), "DB_CONNECTION_PER_THREAD": True})
     if proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -1,0 +1,506 @@
+#!/usr/bin/env python3
+"""Load benchmark: simulated respondents answering a 30-item questionnaire over real HTTP.
+
+    .venv/bin/python bench/load_bench.py                       # 200 respondents, 50 at a time
+    .venv/bin/python bench/load_bench.py --respondents 500 --concurrency 50 --workers 2 --threads 4 --duration 120
+    .venv/bin/python bench/load_bench.py --think 1.0           # respondents pause ~1 s between requests
+
+What it does, all on loopback in one run:
+1. builds its own database in a temporary folder: bench/questionnaire-30.yaml (5 pages of 6
+   items), one open round, N respondents with personal links;
+2. starts the real server (`surveyapp serve`, gunicorn, the same workers and threads for both phases);
+3. baseline: C clients hammer GET /healthz (the trivial endpoint) for --baseline-seconds;
+4. answering: N respondents, C at a time, each opens its link, reads the CSRF token from each
+   page, POSTs every page (all 6 items), opens the review and submits; bounded by --duration;
+5. prints requests/s, latency p50/p95/p99, errors, page saves/s and the ratio to the baseline;
+6. stops the server and checks the database: every page save the server acknowledged (a
+   2xx/3xx answer) is stored exactly once with the values sent, no page is half-written,
+   and PRAGMA integrity_check is ok.
+
+The tests in tests/reliability/ import this module for the respondent simulation and the server
+runner (the SIGKILL test), so the benchmark and the fault test exercise the same code.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONNAIRE = Path(__file__).resolve().parent / "questionnaire-30.yaml"
+SURVEYAPP = ROOT / ".venv" / "bin" / "surveyapp"
+SECRET = "load-bench-secret-key-not-for-production"
+CSRF_RE = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
+
+
+# ---------------------------------------------------------------------------- the database
+
+
+def prepare(db_path: Path, respondents: int, secret: str = SECRET, anonymous: bool = False) -> dict:
+    """A fresh database with the 30-item questionnaire, an open round and `respondents` links.
+    Returns {"round_id", "tokens": [token, ...], "invitations": [id, ...]} in respondent order."""
+    sys.path.insert(0, str(ROOT))
+    from surveyapp import questionnaire_store, respondents as respondent_service, rounds, tokens
+    from surveyapp.db import connect, migrate, transaction
+
+    db = connect(db_path)
+    migrate(db)
+    questionnaire_store.load(db, QUESTIONNAIRE)
+    round_id = rounds.create_round(db, "Belastning", {"": "bench-30"}, project="bench", anonymous=anonymous)
+    round_ = rounds.get_round(db, round_id)
+    ids = []
+    with transaction(db):
+        for i in range(respondents):
+            ids.append(respondent_service.add_invitation(
+                db, round_, {"key": f"r{i:05d}", "email": f"r{i:05d}@bench.example", "unit": f"Enhed {i % 6 + 1}"}, secret))
+    rounds.open_round(db, round_id)
+    db.conn.close()
+    return {"round_id": round_id, "invitations": ids, "tokens": [tokens.make_token(secret, i) for i in ids]}
+
+
+def questionnaire_pages() -> list[list[tuple[str, str]]]:
+    """[(item_id, type)] per page, read from the YAML through the real model."""
+    sys.path.insert(0, str(ROOT))
+    from surveyapp.questionnaire import load_file
+
+    q = load_file(QUESTIONNAIRE)
+    return [[(item.id, item.type) for item in section.items] for section in q.sections]
+
+
+def page_form(respondent: int, page: int, items: list[tuple[str, str]]) -> dict:
+    """The answers respondent r gives on a page: deterministic, so the database can be checked."""
+    form = {}
+    for n, (item_id, kind) in enumerate(items):
+        seed = respondent * 31 + page * 7 + n
+        if kind == "scale":
+            form[item_id] = "9" if seed % 11 == 0 else str(1 + seed % 5)
+        elif kind == "multiple":
+            form[item_id] = sorted({str(1 + seed % 4), str(1 + (seed // 4) % 4)})
+        else:
+            form[item_id] = f"svar {respondent}-{page} æøå"
+    return form
+
+
+def stored_form(form: dict, items: list[tuple[str, str]]) -> dict:
+    """What the answers table must hold for a form: {item_id: (value_num, value_text)}."""
+    expected = {}
+    for item_id, kind in items:
+        value = form[item_id]
+        if kind == "scale":
+            expected[item_id] = (float(value), None)
+        elif kind == "multiple":
+            expected[item_id] = (None, json.dumps(sorted(int(v) for v in value)))
+        else:
+            expected[item_id] = (None, value)
+    return expected
+
+
+# ---------------------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`surveyapp serve` as a subprocess in its own process group (so SIGKILL takes every worker)."""
+
+    def __init__(self, db_path: Path, workers: int = 2, threads: int = 4, port: int | None = None,
+                 secret: str = SECRET, log: Path | None = None, extra_env: dict | None = None):
+        self.db_path, self.workers, self.threads = Path(db_path), workers, threads
+        self.port = port or free_port()
+        self.secret, self.log = secret, log
+        self.extra_env = extra_env or {}
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> "Server":
+        env = {**os.environ, "SURVEYAPP_SECRET_KEY": self.secret, "SURVEYAPP_BASE_URL": f"http://127.0.0.1:{self.port}",
+               **self.extra_env}
+        env.pop("SURVEYAPP_DB", None)
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [str(SURVEYAPP), "--db", str(self.db_path), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", str(self.workers), "--threads", str(self.threads)],
+            stdout=out, stderr=out, start_new_session=True, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode} (log: {self.log})")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"the server did not answer /healthz within {timeout} s")
+
+    def kill(self) -> None:
+        """SIGKILL to the whole process group: master and workers die at once, like a power cut."""
+        if self.process and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+# ---------------------------------------------------------------------------- the clients
+
+
+@dataclass
+class Stats:
+    """Latencies and outcomes, per request kind; shared by the client threads."""
+
+    latencies: dict = field(default_factory=dict)  # kind -> [seconds]
+    statuses: dict = field(default_factory=dict)   # kind -> {status: count}
+    errors: list = field(default_factory=list)     # (kind, reason)
+    acknowledged: list = field(default_factory=list)   # (respondent, page) the server confirmed
+    attempted: list = field(default_factory=list)      # (respondent, page) sent at all
+    submitted: list = field(default_factory=list)      # respondents whose submit was confirmed
+    completed_respondents: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, seconds: float, status: int | None, ok: bool, reason: str = "") -> None:
+        with self.lock:
+            self.latencies.setdefault(kind, []).append(seconds)
+            self.statuses.setdefault(kind, {})
+            self.statuses[kind][status] = self.statuses[kind].get(status, 0) + 1
+            if not ok:
+                self.errors.append((kind, reason or f"HTTP {status}"))
+
+    def all_latencies(self) -> list[float]:
+        return [x for values in self.latencies.values() for x in values]
+
+    def requests(self) -> int:
+        return sum(len(v) for v in self.latencies.values())
+
+
+class Client:
+    """One keep-alive HTTP connection with a cookie jar (the session cookie carries the CSRF secret)."""
+
+    def __init__(self, port: int, timeout: float = 30.0):
+        self.port, self.timeout = port, timeout
+        self.conn: http.client.HTTPConnection | None = None
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict | None = None) -> tuple[int, dict, bytes]:
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
+                # A kept-alive connection the server closed between requests: retry once on a new one,
+                # but never re-send a POST (that could save twice without us knowing).
+                self.close()
+                if attempt == 2 or method != "GET":
+                    raise error
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                pair = value.split(";", 1)[0]
+                key, _, val = pair.partition("=")
+                self.cookies[key.strip()] = val.strip()
+        if response.getheader("Connection", "").lower() == "close":
+            self.close()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _timed(stats: Stats, client: Client, kind: str, method: str, path: str, body: bytes | None = None,
+           expect: tuple = (200, 302, 303)) -> tuple[int, dict, bytes]:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
+    started = time.perf_counter()
+    try:
+        status, headers_out, data = client.request(method, path, body, headers)
+    except (OSError, http.client.HTTPException) as error:
+        stats.add(kind, time.perf_counter() - started, None, False, f"{type(error).__name__}: {error}")
+        client.close()
+        raise
+    stats.add(kind, time.perf_counter() - started, status, status in expect)
+    return status, headers_out, data
+
+
+class Abort(Exception):
+    pass
+
+
+def respond(port: int, respondent: int, token: str, pages: list, stats: Stats, think: float = 0.0,
+            deadline: float = float("inf"), rng: random.Random | None = None, stop: threading.Event | None = None) -> bool:
+    """One respondent: open the link, answer every page, review, submit. Returns True if submitted."""
+    client = Client(port)
+    rng = rng or random.Random(respondent)
+
+    def pause():
+        if stop is not None and stop.is_set():
+            raise Abort()
+        if time.monotonic() > deadline:
+            raise Abort()
+        if think:
+            time.sleep(rng.uniform(0, 2 * think))
+
+    def csrf_of(data: bytes) -> str:
+        match = CSRF_RE.search(data.decode("utf-8", "replace"))
+        if not match:
+            raise Abort()
+        return match.group(1)
+
+    try:
+        status, headers, _ = _timed(stats, client, "open link", "GET", f"/s/{token}")
+        location = urllib.parse.urlsplit(headers.get("location", "")).path
+        if status != 302 or not location:
+            return False
+        for index, items in enumerate(pages):
+            pause()
+            status, headers, data = _timed(stats, client, "get page", "GET", f"/s/{token}/{index + 1}")
+            if status != 200:
+                return False
+            form = page_form(respondent, index, items)
+            body = [("csrf_token", csrf_of(data)), ("action", "next")]
+            for key, value in form.items():
+                body.extend((key, v) for v in value) if isinstance(value, list) else body.append((key, value))
+            pause()
+            with stats.lock:
+                stats.attempted.append((respondent, index))
+            status, _, _ = _timed(stats, client, "save page", "POST", f"/s/{token}/{index + 1}",
+                                  urllib.parse.urlencode(body).encode())
+            if not 200 <= status < 400:
+                return False
+            with stats.lock:
+                stats.acknowledged.append((respondent, index))
+        pause()
+        status, _, data = _timed(stats, client, "review", "GET", f"/s/{token}/review")
+        if status != 200:
+            return False
+        pause()
+        status, headers, _ = _timed(stats, client, "submit", "POST", f"/s/{token}/submit",
+                                    urllib.parse.urlencode({"csrf_token": csrf_of(data)}).encode())
+        if not 200 <= status < 400:
+            return False
+        with stats.lock:
+            stats.submitted.append(respondent)
+        _timed(stats, client, "done", "GET", urllib.parse.urlsplit(headers.get("location", f"/s/{token}/done")).path)
+        with stats.lock:
+            stats.completed_respondents += 1
+        return True
+    except (Abort, OSError, http.client.HTTPException):
+        return False
+    finally:
+        client.close()
+
+
+def run_respondents(port: int, tokens: list[str], concurrency: int, duration: float, think: float = 0.0,
+                    stop: threading.Event | None = None) -> tuple[Stats, float]:
+    """Every respondent once, `concurrency` at a time, until done or `duration` seconds passed."""
+    pages = questionnaire_pages()
+    stats = Stats()
+    queue = list(enumerate(tokens))
+    queue_lock = threading.Lock()
+    deadline = time.monotonic() + duration
+
+    def worker():
+        while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+            with queue_lock:
+                if not queue:
+                    return
+                respondent, token = queue.pop(0)
+            respond(port, respondent, token, pages, stats, think, deadline, stop=stop)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(duration + 60)
+    return stats, time.perf_counter() - started
+
+
+def run_baseline(port: int, concurrency: int, seconds: float, path: str = "/healthz") -> tuple[Stats, float]:
+    """`concurrency` clients requesting the trivial endpoint back to back for `seconds`."""
+    stats = Stats()
+    deadline = time.monotonic() + seconds
+
+    def worker():
+        client = Client(port)
+        while time.monotonic() < deadline:
+            try:
+                _timed(stats, client, "healthz", "GET", path, expect=(200,))
+            except (OSError, http.client.HTTPException):
+                pass
+        client.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 60)
+    return stats, time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------------- the check
+
+
+def verify(db_path: Path, prepared: dict, acknowledged, attempted=()) -> dict:
+    """Compare the answers table with what the clients were told was saved.
+
+    lost: acknowledged page saves missing or with other values; duplicated: (response, item)
+    stored more than once; half_written: pages with some but not all of their items;
+    unacknowledged_stored: pages sent without an acknowledgement (in flight at a crash) that
+    were stored whole, which is allowed.
+    """
+    pages = questionnaire_pages()
+    conn = sqlite3.connect(str(db_path))
+    conn.row_factory = sqlite3.Row
+    integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    by_invitation = {r["invitation_id"]: r["id"] for r in conn.execute(
+        "SELECT id, invitation_id FROM responses WHERE round_id = ?", (prepared["round_id"],))}
+    rows: dict = {}
+    for r in conn.execute("SELECT response_id, item_id, value_num, value_text FROM answers"):
+        rows[(r["response_id"], r["item_id"])] = (r["value_num"], r["value_text"])
+    duplicated = conn.execute("SELECT COUNT(*) FROM (SELECT response_id, item_id FROM answers "
+                              "GROUP BY response_id, item_id HAVING COUNT(*) > 1)").fetchone()[0]
+    conn.close()
+    acknowledged, attempted = set(acknowledged), set(attempted) | set(acknowledged)
+    lost, wrong = [], []
+    for respondent, page in sorted(acknowledged):
+        response_id = by_invitation.get(prepared["invitations"][respondent])
+        expected = stored_form(page_form(respondent, page, pages[page]), pages[page])
+        for item_id, value in expected.items():
+            got = rows.get((response_id, item_id))
+            if got is None:
+                lost.append((respondent, page, item_id))
+            elif got != value:
+                wrong.append((respondent, page, item_id, got, value))
+    half, unacknowledged_stored, unexpected = [], 0, []
+    response_to_respondent = {by_invitation[iid]: r for r, iid in enumerate(prepared["invitations"]) if iid in by_invitation}
+    for response_id, respondent in response_to_respondent.items():
+        for page, items in enumerate(pages):
+            present = [item_id for item_id, _ in items if (response_id, item_id) in rows]
+            if present and len(present) != len(items):
+                half.append((respondent, page, present))
+            if present and (respondent, page) not in acknowledged:
+                if (respondent, page) in attempted:
+                    unacknowledged_stored += 1
+                else:
+                    unexpected.append((respondent, page))
+    answer_rows = len(rows)
+    return {"integrity": integrity, "acknowledged_pages": len(acknowledged), "answer_rows": answer_rows,
+            "lost": len(lost) + len(wrong), "lost_detail": (lost + wrong)[:10], "duplicated": duplicated,
+            "half_written": len(half), "half_detail": half[:10], "unacknowledged_stored": unacknowledged_stored,
+            "stored_without_request": len(unexpected)}
+
+
+# ---------------------------------------------------------------------------- reporting
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summary_line(name: str, values: list[float], seconds: float) -> str:
+    ms = [v * 1000 for v in values]
+    return (f"{name:<12} {len(values):>7} req  {len(values) / seconds:>8.1f} req/s  p50 {percentile(ms, 50):>7.1f} ms  "
+            f"p95 {percentile(ms, 95):>7.1f} ms  p99 {percentile(ms, 99):>7.1f} ms")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--respondents", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=120.0, help="upper bound of the answering phase, seconds")
+    parser.add_argument("--baseline-seconds", type=float, default=10.0)
+    parser.add_argument("--think", type=float, default=0.0, help="mean pause between a respondent's requests, seconds")
+    parser.add_argument("--keep", help="keep the database and server log in this folder")
+    args = parser.parse_args(argv)
+
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="surveyapp-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    db_path = folder / "bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    prepared = prepare(db_path, args.respondents)
+    server = Server(db_path, args.workers, args.threads, log=folder / "server.log").start()
+    print(f"server: surveyapp serve --workers {args.workers} --threads {args.threads} on port {server.port}; "
+          f"{args.respondents} respondents, {args.concurrency} concurrent, think {args.think} s; {os.cpu_count()} CPU(s)")
+    try:
+        base_stats, base_seconds = run_baseline(server.port, args.concurrency, args.baseline_seconds)
+        stats, seconds = run_respondents(server.port, prepared["tokens"], args.concurrency, args.duration, args.think)
+    finally:
+        server.stop()
+    base_rps = base_stats.requests() / base_seconds
+    saves = stats.latencies.get("save page", [])
+    print()
+    print(f"baseline GET /healthz, {args.concurrency} clients, {base_seconds:.1f} s")
+    print("  " + summary_line("healthz", base_stats.all_latencies(), base_seconds)
+          + f"  errors {len(base_stats.errors)}")
+    print(f"answering, {seconds:.1f} s: {stats.completed_respondents} of {args.respondents} respondents submitted")
+    for kind in ("open link", "get page", "save page", "review", "submit", "done"):
+        if stats.latencies.get(kind):
+            print("  " + summary_line(kind, stats.latencies[kind], seconds))
+    print("  " + summary_line("all", stats.all_latencies(), seconds) + f"  errors {len(stats.errors)}")
+    if stats.errors:
+        print(f"  first errors: {stats.errors[:5]}")
+    all_rps = stats.requests() / seconds
+    print()
+    print(f"page saves/s {len(saves) / seconds:.1f}; answering requests/s {all_rps:.1f}; baseline requests/s {base_rps:.1f}")
+    print(f"ratio page saves/s to baseline: {100 * len(saves) / seconds / base_rps:.1f} %  "
+          f"(answering requests/s to baseline: {100 * all_rps / base_rps:.1f} %; target >= 40 %)")
+    print(f"p95 of a page save at {args.concurrency} concurrent: {percentile([s * 1000 for s in saves], 95):.1f} ms "
+          f"(target < 100 ms)")
+    check = verify(db_path, prepared, stats.acknowledged, stats.attempted)
+    print(f"database: {check['acknowledged_pages']} acknowledged page saves, {check['answer_rows']} answer rows, "
+          f"lost {check['lost']}, duplicated {check['duplicated']}, half-written pages {check['half_written']}, "
+          f"integrity_check {check['integrity']}")
+    if args.keep:
+        print(f"kept in {folder}")
+    ok = check["lost"] == 0 and check["duplicated"] == 0 and check["half_written"] == 0 and check["integrity"] == "ok"
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
