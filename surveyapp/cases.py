@@ -389,6 +389,8 @@ def register_measurement(db, secret: str, member_ref, slot_id: str, questionnair
     given_hidden = sorted(k for k in hidden if answers.get(k) not in (None, "", []))
     if given_hidden:
         raise responses.PageInvalid({k: f"Spørges ikke {member['key']} ({route['age']} år på måledatoen)." for k in given_hidden})
+    if not any(v not in (None, "", []) for k, v in answers.items() if k not in hidden):
+        raise SurveyError("no answers were given; nothing is registered")
     with transaction(db):
         measurement = ensure_measurement(db, secret, member, slot_id, questionnaire_id, actor=registered_by)
         response = _response_for(db, secret, measurement)
