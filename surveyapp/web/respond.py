@@ -126,7 +126,8 @@ def language_switch() -> dict:
 
 @bp.context_processor
 def _helpers():
-    return {"loc": loc, "respond_link": link, "language_switch": language_switch}
+    # base.html sets <html lang> from get_locale, which Flask-Babel does not put in templates itself.
+    return {"loc": loc, "respond_link": link, "language_switch": language_switch, "get_locale": get_locale}
 
 
 def _visit(token: str) -> Visit:
