@@ -130,26 +130,27 @@ def profile(unit: str, rounds: list[dict], values: dict[int, dict[str, dict]], i
 
     rounds: [{"id", "name"}] in order; values: {round_id: {unit: {item: value}}};
     ladders/checklists: [{"id", "text", "options": {code: label}}].
-    Each index gets one row per round: score, light, change since the previous round (unrounded,
-    in scale points; None when either round lacks a score), target, and the comparison with the
-    other units (suppressed below `min_other`).
+    Each index gets one row per round: score, light, change since the unit's previous round with
+    a score (unrounded, in scale points; `change_from` names that round, so a skipped round shows),
+    target, and the comparison with the other units (suppressed below `min_other`).
     """
     item_labels = item_labels or {}
     index_rows = []
     for index in indices:
-        rows, previous_score = [], None
+        rows, previous = [], None  # (round name, score) of the latest earlier round with a score
         for position, round_ in enumerate(rounds):
             by_unit = values.get(round_["id"], {})
             scores = {u: unit_index(v, index)["score"] for u, v in by_unit.items()}
             mine = unit_index(by_unit[unit], index) if unit in by_unit else {"score": None, "light": None, "answered": 0,
                                                                               "n_items": len(index["items"])}
             target = (index.get("targets") or {}).get(round_["name"])
-            change = None if (position == 0 or previous_score is None or mine["score"] is None) else mine["score"] - previous_score
+            change = None if (previous is None or mine["score"] is None) else mine["score"] - previous[1]
             rows.append({"round": round_["name"], "round_id": round_["id"], "answered_round": unit in by_unit, **mine,
-                         "change": change, "target": target,
+                         "change": change, "change_from": previous[0] if change is not None else None, "target": target,
                          "target_met": None if (target is None or mine["score"] is None) else mine["score"] >= target - 1e-12,
                          "comparison": comparison(unit, scores, min_other) if unit in by_unit else None})
-            previous_score = mine["score"]
+            if mine["score"] is not None:
+                previous = (round_["name"], mine["score"])
         index_rows.append({**_index_head(index), "rounds": rows})
     answered_rounds = [r for r in rounds if unit in values.get(r["id"], {})]
     latest = answered_rounds[-1] if answered_rounds else None
@@ -331,7 +332,7 @@ def status_rules() -> list[str]:
 
 
 def trend_figure(rounds: list[str], series: dict[str, dict[str, list[float | None]]], indices: list[dict],
-                 rules: list[str] | None = None):
+                 caption: str | None = None):
     """Index trends for all units in one figure: one panel per index, one line per unit.
 
     series: {index_id: {unit: [score per round, None where missing]}}. Returns a matplotlib Figure.
@@ -344,8 +345,9 @@ def trend_figure(rounds: list[str], series: dict[str, dict[str, list[float | Non
     n = max(1, len(indices))
     cols = min(3, n)
     rows = (n + cols - 1) // cols
-    fig = Figure(figsize=(4.2 * cols, 3.2 * rows + 0.9), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False)
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows + 1.2), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.2 * rows, 1.2])
+    axes = top.subplots(rows, cols, squeeze=False)
     units = sorted({u for per_unit in series.values() for u in per_unit})
     markers = "osD^vP*X"
     for position, index in enumerate(indices):
@@ -358,8 +360,9 @@ def trend_figure(rounds: list[str], series: dict[str, dict[str, list[float | Non
             ax.axhspan(0.8, yellow, color="#f9d6db", zorder=0)
         for k, unit in enumerate(units):
             ys = series.get(index["id"], {}).get(unit, [None] * len(rounds))
-            xs = [i for i, y in enumerate(ys) if y is not None]
-            ax.plot(xs, [ys[i] for i in xs], marker=markers[k % len(markers)], label=unit, linewidth=1.6)
+            # A round without a score breaks the line (NaN): no continuity is drawn across a gap.
+            ax.plot(range(len(rounds)), [float("nan") if y is None else y for y in ys],
+                    marker=markers[k % len(markers)], label=unit, linewidth=1.6)
         ax.set_title(index["title"], fontsize=10)
         ax.set_xticks(range(len(rounds)), rounds, fontsize=8)
         ax.set_ylim(0.8, 5.2)
@@ -370,10 +373,24 @@ def trend_figure(rounds: list[str], series: dict[str, dict[str, list[float | Non
         axes[position // cols][position % cols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(6, len(labels)), fontsize=8)
-    if rules:
-        fig.suptitle("Fidelitetsindeks pr. enhed og runde", fontsize=12)
+        bottom.legend(handles, labels, loc="upper center", ncols=min(6, len(labels)), fontsize=9, frameon=False)
+    top.suptitle("Fidelitetsindeks pr. enhed og runde", fontsize=12)
+    if caption:
+        bottom.text(0.5, 0.45, _wrap(caption, int(40 * cols)), ha="center", va="top", fontsize=7.5)
     return fig
+
+
+def trend_caption(rounds: list[str], series: dict[str, dict[str, list[float | None]]], indices: list[dict],
+                  source: str = "") -> str:
+    """Caption data for the trend figure: source, units with a score per round, scale rule, thresholds."""
+    counts = []
+    for k, name in enumerate(rounds):
+        n = len({u for per_unit in series.values() for u, ys in per_unit.items() if ys[k] is not None})
+        counts.append(f"{name}: {n}")
+    thresholds = sorted({i["thresholds"] for i in indices if i.get("thresholds")})
+    lights = "; ".join(f"grøn ≥ {decimal(g)}, gul ≥ {decimal(y)}, rød under" for g, y in thresholds)
+    return (f"{source + '. ' if source else ''}Enheder med indeks pr. runde – {', '.join(counts)}. "
+            f"Indeks = gennemsnit af besvarede udsagn (1–5); \"Ved ikke\" tæller ikke med. Trafiklys: {lights}.")
 
 
 def figure_bytes(fig, fmt: str = "png") -> bytes:
@@ -383,12 +400,22 @@ def figure_bytes(fig, fmt: str = "png") -> bytes:
 
 
 def profile_pdf(data: dict, title: str, rules: list[str], subtitle: str = "") -> bytes:
-    """A one-page A4 PDF of a unit's profile (matplotlib PdfPages): the index table with traffic
-    lights, a trend chart, the lowest items, ladder positions and the rules in force."""
+    """A one-page A4 PDF of a unit's profile (matplotlib PdfPages)."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    fig = profile_figure(data, title, rules, subtitle)
+    buffer = io.BytesIO()
+    with PdfPages(buffer) as pdf:
+        pdf.savefig(fig)
+    return buffer.getvalue()
+
+
+def profile_figure(data: dict, title: str, rules: list[str], subtitle: str = ""):
+    """The one A4 page of a unit's profile: the index table with traffic lights, a trend chart,
+    the lowest items, ladder positions and the rules in force."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8.27, 11.69))
@@ -397,7 +424,7 @@ def profile_pdf(data: dict, title: str, rules: list[str], subtitle: str = "") ->
         fig.text(0.06, 0.94, subtitle, fontsize=9, va="top", color="#333")
     rounds = data["rounds"]
     # Table of indices x rounds, cells coloured by traffic light.
-    table_ax = fig.add_axes((0.06, 0.66, 0.88, 0.25))
+    table_ax = fig.add_axes((0.06, 0.72, 0.88, 0.2))
     table_ax.axis("off")
     header = ["Indeks"] + rounds + ["Ændring", "Øvrige"]
     cells, colours = [], []
@@ -409,17 +436,20 @@ def profile_pdf(data: dict, title: str, rules: list[str], subtitle: str = "") ->
         cells.append(row)
         colours.append(["white"] + [_pale(r["light"]) for r in index["rounds"]] + ["white", "white"])
     if cells:
-        table = table_ax.table(cellText=cells, colLabels=header, cellColours=colours, loc="upper left",
+        height = min(1.0, 0.11 * (len(cells) + 1))
+        table = table_ax.table(cellText=cells, colLabels=header, cellColours=colours, bbox=[0, 1 - height, 1, height],
                                colWidths=[0.34] + [0.13] * len(rounds) + [0.1, 0.1])
         table.auto_set_font_size(False)
         table.set_fontsize(8)
-        table.scale(1, 1.35)
     # Trend chart.
-    chart = fig.add_axes((0.1, 0.43, 0.62, 0.2))
+    comp_round = next((r["round"] for index in data["indices"][:1] for r in reversed(index["rounds"]) if r["comparison"]), None)
+    fig.text(0.06, 0.712, _wrap(f"Ændring: seneste runde minus enhedens forrige runde med indeks (skalapoint). Øvrige: gennemsnit af "
+                                f"de andre enheder i {comp_round or '–'}; vises kun, når mindst {data['min_other_units']} andre "
+                                f"enheder har svaret. " + " ".join(data.get("comparison_notes", [])), 150), fontsize=6.5, va="top")
+    chart = fig.add_axes((0.1, 0.47, 0.62, 0.19))
     for index in data["indices"]:
         ys = [r["score"] for r in index["rounds"]]
-        xs = [i for i, y in enumerate(ys) if y is not None]
-        chart.plot(xs, [ys[i] for i in xs], marker="o", label=index["title"], linewidth=1.4)
+        chart.plot(range(len(ys)), [float("nan") if y is None else y for y in ys], marker="o", label=index["title"], linewidth=1.4)
     chart.set_xticks(range(len(rounds)), rounds, fontsize=8)
     chart.set_ylim(0.8, 5.2)
     chart.set_xlim(-0.3, max(len(rounds) - 0.7, 0.3))
@@ -441,14 +471,12 @@ def profile_pdf(data: dict, title: str, rules: list[str], subtitle: str = "") ->
     y -= 0.03
     fig.text(0.06, y, "Regler", fontsize=9, weight="bold")
     for rule in rules:
-        y -= 0.015
-        if y < 0.02:
-            break
-        fig.text(0.07, y, _clip(rule, 125), fontsize=6.5)
-    buffer = io.BytesIO()
-    with PdfPages(buffer) as pdf:
-        pdf.savefig(fig)
-    return buffer.getvalue()
+        for line in _wrap(rule, 140).split("\n"):
+            y -= 0.013
+            if y < 0.015:
+                break
+            fig.text(0.07, y, line, fontsize=6.5)
+    return fig
 
 
 # ---------------------------------------------------------------- helpers
@@ -472,6 +500,12 @@ def _signed(value: float | None) -> str:
 
 def _pale(light: str | None) -> str:
     return {"green": "#d8f0de", "yellow": "#fff2c2", "red": "#f9d6db"}.get(light, "#eeeeee")
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(str(text), width))
 
 
 def _clip(text: str, n: int) -> str:

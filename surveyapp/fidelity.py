@@ -368,7 +368,8 @@ def trends(db, project: str, units: list[str] | None = None) -> dict:
 
 def trend_figure_bytes(db, project: str, fmt: str = "png", units: list[str] | None = None) -> bytes:
     data = trends(db, project, units)
-    fig = fa.trend_figure(data["rounds"], data["series"], data["indices"], data["rules"])
+    caption = fa.trend_caption(data["rounds"], data["series"], data["indices"], data["rules"][0].removeprefix("Kilde: ").rstrip("."))
+    fig = fa.trend_figure(data["rounds"], data["series"], data["indices"], caption)
     return fa.figure_bytes(fig, fmt)
 
 
