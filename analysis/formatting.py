@@ -25,3 +25,31 @@ def month_year(value: str | dt.date | None) -> str:
         return ""
     date = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
     return f"{MONTHS_DA[date.month - 1]} {date.year}"
+
+
+def round_label(name: str, opens: str | dt.date | None = None) -> str:
+    """A round's label in figures: 'marts 2013' when the name is just the month, else
+    'Måling 1 (marts 2019)'; the name alone without a date."""
+    month = month_year(opens) if opens else ""
+    if not month or name.strip().casefold() == month:
+        return month or name
+    return f"{name} ({month})"
+
+
+def signed(value: float | None, digits: int = 1, unit: str = "") -> str:
+    """+3,2 procentpoint / -0,15 skalapoint (from the unrounded value)."""
+    if value is None:
+        return "–"
+    sign = "+" if value > 0 else ("−" if value < 0 else "±")
+    return f"{sign}{decimal(abs(value), digits)}" + (f" {unit}" if unit else "")
+
+
+def caption(source: str, group: str | None, n_text: str, scale: str, ved_ikke: str, suppression: str | None = None,
+            extra: str | None = None) -> str:
+    """The caption data every figure and table carries (analysis.md, Formatting)."""
+    parts = [f"Kilde: {source}.", f"Gruppe: {group or 'alle grupper'}.", n_text + ".", f"Skala: {scale}.", ved_ikke]
+    if extra:
+        parts.append(extra)
+    if suppression:
+        parts.append(suppression)
+    return "\n".join(p.strip() for p in parts if p)

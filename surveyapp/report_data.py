@@ -622,3 +622,236 @@ def rate_cells(db, round_refs: list | None = None, project: str | None = None, u
     from .results import rate_rows
 
     return rate_rows(db, round_refs, ("group", "unit"), project, units)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _label(round_: dict) -> str:
+    from analysis.formatting import round_label
+
+    return round_label(round_["name"], round_.get("opens"))
+
+
+def _scale_text(spec: ItemSpec) -> str:
+    subst = sorted(spec.substantive)
+    labels = [f"{c} = {spec.labels.get(c, c)}" for c in subst]
+    text = ", ".join(labels) if len(labels) <= 5 else f"{labels[0]} … {labels[-1]}"
+    if spec.missing:
+        text += "; " + ", ".join(f"{c} = {spec.labels.get(c, c)}" for c in spec.missing) + " (tæller ikke med i gennemsnit)"
+    if spec.reverse:
+        text += "; vendt skala (reverse-keyed) før gennemsnit"
+    return text
+
+
+def _source(scope: Scope, item_id: str | None = None) -> str:
+    qids = sorted({q.id for r in scope.rounds for _, q, _ in scope.questionnaires[r["id"]].values()
+                   if item_id is None or any(i.id == item_id for i in q.items())})
+    return f"{', '.join(qids)}; runder: {', '.join(r['name'] for r in scope.rounds)}"
+
+
+NOT_PERSONAL = "Besvaret på vegne af en enhed (personal: false): vises uanset antal svar."
+N_RULE = "N = alle, der har besvaret spørgsmålet (inkl. \"Ved ikke\" og delvise besvarelser)"
+
+
+def build_figures(db, out_dir, round_refs: list | None = None, project: str | None = None, units: list[str] | None = None,
+                  items: list[str] | None = None, kinds: tuple[str, ...] = ("trend", "shares", "diverging", "index", "rates"),
+                  groups: list[str] | None = None) -> list[dict]:
+    """Every figure for the chosen rounds, as PNG/SVG/PDF + CSV under out_dir; returns
+    [{"figure", "kind", "files": [...]}]."""
+    from pathlib import Path
+
+    from analysis import figures
+    from analysis.formatting import caption
+
+    out = Path(out_dir)
+    scope = Scope(db, round_refs, project, units)
+    labels = [_label(r) for r in scope.rounds]
+    label_of = {r["id"]: _label(r) for r in scope.rounds}
+    made: list[dict] = []
+    rows = item_rows(db, by=("group",), units=units, items=items, scope=scope, decimals=None)
+    rows = [r for r in rows if r.get("group") is not None and (not groups or r["group"] in groups)]
+    suppression_rule = (f"Færre end {scope.min_n} svar: ikke vist (\"for få svar\"); en ekstra celle skjules, hvor tallet ellers "
+                        "kunne regnes ud fra en total.")
+    series_keys: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        series_keys[(row["item"], row["item_version"])].append(row)
+    versions_of: dict[str, set] = defaultdict(set)
+    for item_id, version in series_keys:
+        versions_of[item_id].add(version)
+    for (item_id, version), points in series_keys.items():
+        first = points[0]
+        if first["type"] != "scale":
+            continue
+        spec = _any_spec(scope, first["round_id"], item_id)
+        if spec is None:
+            continue
+        name = f"{item_id}_v{version}" if len(versions_of[item_id]) > 1 or version > 1 else item_id
+        suffix = f" (version {version})" if len(versions_of[item_id]) > 1 or version > 1 else ""
+        title = _short_text(f"{spec.text}{suffix}", 160)
+        group_names = sorted({p["group"] for p in points})
+        n_by_round = {label_of[r["id"]]: {g: next((p["n"] for p in points if p["round_id"] == r["id"] and p["group"] == g), None)
+                                          for g in group_names}
+                      for r in scope.rounds if any(p["round_id"] == r["id"] for p in points)}
+        starts = label_of[min((p["round_id"] for p in points), key=lambda rid: scope.index_of[rid])]
+        hidden = [f"{p['group']} {label_of[p['round_id']]}" for p in points if p["suppressed"]]
+        supp = (suppression_rule + (f" Skjult: {', '.join(hidden)}." if hidden else "")) if first["personal"] else NOT_PERSONAL
+        item_rounds = [label_of[r["id"]] for r in scope.rounds
+                       if any(i.id == item_id for _, q, _ in scope.questionnaires[r["id"]].values() for i in q.items())]
+        start_note = f"Serien starter {starts} (spørgsmålet i denne formulering findes ikke i tidligere runder)." \
+            if starts != item_rounds[0] else None
+        if "trend" in kinds:
+            series = [{"label": g or "alle", "starts": starts, "points": [
+                {"round": label_of[p["round_id"]], "mean": p["mean"], "ci_low": p["ci_low"], "ci_high": p["ci_high"],
+                 "n": p["n"], "suppressed": p["suppressed"]} for p in points if p["group"] == g]} for g in group_names]
+            cap = caption(_source(scope, item_id), ", ".join(g or "alle" for g in group_names), figures.n_caption(n_by_round) + f" ({N_RULE})",
+                          _scale_text(spec), "Gennemsnit af de substantielle svar; \"Ved ikke\" indgår ikke. Bånd: 95 %-konfidensinterval (t).",
+                          supp, start_note)
+            files = figures.trend_means(series, item_rounds, out / f"trend_{name}", title, cap,
+                                        (min(spec.substantive), max(spec.substantive)))
+            made.append({"figure": f"trend_{name}", "kind": "trend", "item": item_id, "files": [str(f) for f in files]})
+        if "shares" in kinds:
+            bars = [{"label": f"{label_of[p['round_id']]}, {p['group'] or 'alle'}", "n": p["n"], "n_valid": p["n_valid"],
+                     "shares": p["shares"], "shares_valid": p["shares_valid"], "suppressed": p["suppressed"]}
+                    for p in sorted(points, key=lambda p: (p["group"], scope.index_of[p["round_id"]]))]
+            cap = caption(_source(scope, item_id), ", ".join(g or "alle" for g in group_names), figures.n_caption(n_by_round) + f" ({N_RULE})",
+                          _scale_text(spec), "Søjlerne viser procent af de substantielle svar (hele procent); \"Ved ikke\" vises for sig "
+                          "som procent af alle, der har besvaret spørgsmålet.", supp, start_note)
+            options = [(c, spec.labels.get(c, str(c))) for c in spec.substantive]
+            missing = [(c, spec.labels.get(c, str(c))) for c in spec.missing]
+            files = figures.stacked_shares(bars, options, missing, out / f"shares_{name}", title, cap)
+            made.append({"figure": f"shares_{name}", "kind": "shares", "item": item_id, "files": [str(f) for f in files]})
+    if "diverging" in kinds:
+        for r in scope.rounds:
+            for g in scope.groups(r["id"]):
+                if groups and g not in groups:
+                    continue
+                cell = [p for p in rows if p["round_id"] == r["id"] and p["group"] == g and p["type"] == "scale"]
+                if not cell:
+                    continue
+                spec = scope.spec(r["id"], g, cell[0]["item"])
+                same = [p for p in cell if scope.spec(r["id"], g, p["item"]).substantive == spec.substantive]
+                bars = [{"label": p["text"], "n": p["n"], "shares_valid": p["shares_valid"], "suppressed": p["suppressed"]} for p in same]
+                ns = [p["n"] for p in same]
+                hidden = [p["item"] for p in same if p["suppressed"]]
+                q_id = scope.questionnaire(r["id"], g)[1].id
+                cap = caption(f"{q_id}; runde: {r['name']}", g or "alle", f"N: {label_of[r['id']]}: {min(ns)}-{max(ns)} pr. spørgsmål ({N_RULE})",
+                              _scale_text(spec), "Procent af de substantielle svar; \"Ved ikke\" er udeladt af nævneren.",
+                              (suppression_rule + (f" Skjult: {', '.join(hidden)}." if hidden else "")) if same[0]["personal"] else NOT_PERSONAL)
+                base = out / f"diverging_{_slug(r['name'])}_{_slug(g or 'alle')}"
+                files = figures.diverging(bars, [(c, spec.labels.get(c, str(c))) for c in spec.substantive], base,
+                                          f"{label_of[r['id']]}: {g or 'alle'}", cap)
+                made.append({"figure": base.name, "kind": "diverging", "files": [str(f) for f in files]})
+    if "index" in kinds:
+        definitions = index_definitions(scope)
+        if definitions:
+            irows = index_rows(db, by_unit=False, units=units, scope=scope)
+            series = [{"label": d["title"], "points": [{"round": label_of[x["round_id"]], "score": x["score"], "n": x["n"],
+                                                        "suppressed": x["suppressed"]} for x in irows if x["index"] == d["id"]]}
+                      for d in definitions.values()]
+            n_by_round = {label_of[r["id"]]: {d["title"]: next((x["n"] for x in irows if x["index"] == d["id"] and x["round_id"] == r["id"]), None)
+                                              for d in definitions.values()} for r in scope.rounds}
+            thresholds = next((d["thresholds"] for d in definitions.values() if d["thresholds"]), None)
+            index_rounds = [label_of[r["id"]] for r in scope.rounds if any(x["round_id"] == r["id"] for x in irows)]
+            n_by_round = {k: v for k, v in n_by_round.items() if k in index_rounds}
+            cap = caption(_source(scope), None, figures.n_caption(n_by_round) + " (n = enheder)",
+                          "1-5", "Indeks: pr. enhed gennemsnittet af de besvarede spørgsmål (\"Ved ikke\" udeladt, ikke talt som 0), "
+                          "derefter gennemsnittet af enhedernes gennemsnit (hver enhed vejer ens).",
+                          NOT_PERSONAL if not any(q[2] for r in scope.rounds for q in scope.questionnaires[r["id"]].values())
+                          else suppression_rule,
+                          f"Farver: grøn ≥ {thresholds[0]}, gul ≥ {thresholds[1]}, ellers rød." if thresholds else None)
+            files = figures.index_trends(series, index_rounds, out / "index_trends", "Indeks pr. fase", cap, (1, 5), thresholds)
+            made.append({"figure": "index_trends", "kind": "index", "files": [str(f) for f in files]})
+    if "rates" in kinds:
+        rates = rate_cells(db, [r["id"] for r in scope.rounds], units=units)
+        for r in scope.rounds:
+            cells = [x for x in rates if x["round_id"] == r["id"] and x["group"] is not None and x["unit"] is not None]
+            if not cells:
+                continue
+            total = next((x for x in rates if x["round_id"] == r["id"] and x["group"] is None and x["unit"] is None), None)
+            from analysis.formatting import percent as fmt_percent
+
+            cap = caption(_source(scope), "alle grupper",
+                          f"Inviterede i alt: {total['invited']}; besvaret: {total['responded']} ({fmt_percent(total['rate'])})" if total else "",
+                          "svarprocent", f"Besvaret = fuldførte + gyldige delvise (mindst {decimal_share(r['partial_threshold'])} af de relevante "
+                          "spørgsmål besvaret); nævner: alle inviterede.", "Svarprocenter er ikke følsomme og vises for alle enheder.")
+            base = out / f"rates_{_slug(r['name'])}"
+            files = figures.response_rates(cells, base, f"Svarprocent pr. enhed og gruppe, {label_of[r['id']]}", cap)
+            made.append({"figure": base.name, "kind": "rates", "files": [str(f) for f in files]})
+    return made
+
+
+def decimal_share(value: float) -> str:
+    from analysis.formatting import decimal
+
+    return f"{decimal(100 * value, 0)} %"
+
+
+def _slug(text: str) -> str:
+    import re
+    import unicodedata
+
+    ascii_text = unicodedata.normalize("NFKD", text.replace("æ", "ae").replace("ø", "oe").replace("å", "aa")
+                                       .replace("Æ", "Ae").replace("Ø", "Oe").replace("Å", "Aa")).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "_", ascii_text).strip("_").lower() or "x"
+
+
+def _short_text(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ---------------------------------------------------------------- export orchestration
+
+ITEM_COLUMNS_HELP = {
+    "n": "N: alle, der har besvaret spørgsmålet (inkl. 'Ved ikke' og delvise besvarelser)",
+    "n_valid": "Substantielle svar bag gennemsnittet",
+    "mean": "Gennemsnit af substantielle svar (vendt skala for reverse-keyed)", "sd": "Standardafvigelse",
+    "ci_low": "95 %-konfidensinterval, nedre (t)", "ci_high": "95 %-konfidensinterval, øvre (t)",
+    "top1": "Andel i den øverste kategori, procent af N", "top2": "Andel i de to øverste kategorier, procent af N",
+    "suppressed": "Skjult pga. for få svar (eller for at skjulte tal ikke kan regnes ud fra en total)",
+}
+
+
+def export(db, out, fmt: str, round_refs: list | None = None, project: str | None = None, units: list[str] | None = None,
+           layout: str = "responses", level: str = "answers", by: tuple[str, ...] = ("group",)) -> dict:
+    """`surveyapp export`: answers (responses/long/wide layout) or aggregated, suppressed item
+    tables (level 'items'), with the codebook and the rules. Returns what was written."""
+    from analysis import export as writer
+
+    if level == "items":
+        scope = Scope(db, round_refs, project, units)
+        rows = item_rows(db, by=by, units=units, scope=scope)
+        codes = sorted({c for r in rows for c in (r.get("shares") or {})}, key=lambda c: float(c))
+        flat = []
+        for r in rows:
+            row = {k: r.get(k) for k in ("round", "round_id", *by, "item", "item_version", "text", "n", "n_valid", "mean", "sd",
+                                          "ci_low", "ci_high", "top1", "top2", "suppressed")}
+            for c in codes:
+                row[f"share_{c}"] = (r.get("shares") or {}).get(c)
+            row["note"] = r.get("note")
+            flat.append(row)
+        variables = {k: {"name": k, "label": v, "type": "number", "value_labels": {}, "missing": []} for k, v in ITEM_COLUMNS_HELP.items()}
+        for c in codes:
+            variables[f"share_{c}"] = {"name": f"share_{c}", "label": f"Procent af N med svarkode {c}", "type": "number",
+                                       "value_labels": {}, "missing": []}
+        columns = list(flat[0]) if flat else ["round", "item"]
+        files = writer.write(out, fmt, flat, variables, scope.rules(), columns, sheet="items")
+        return {"level": "items", "rows": len(flat), "files": [str(f) for f in files]}
+    data = export_data(db, round_refs, project, units)
+    rows, variables = data["rows"], data["variables"]
+    if layout == "long":
+        rows = writer.long_rows(rows, variables)
+        columns = [c for c in writer.FIXED if any(c in r for r in rows[:1])] + ["item", "value", "label", "missing_code"]
+        variables = {}
+    elif layout == "wide":
+        if data["anonymous"]:
+            raise SurveyError("a wide export across rounds needs the panel key, and an anonymous round keeps none")
+        rows, variables = writer.wide_rows(rows, variables, data["rounds"])
+        columns = ["key"] + list(variables)
+    elif layout == "responses":
+        columns = None
+    else:
+        raise SurveyError(f"unknown layout '{layout}' (responses, long or wide)")
+    files = writer.write(out, fmt, rows, variables, data["rules"], columns)
+    return {"level": "answers", "layout": layout, "rows": len(rows), "files": [str(f) for f in files],
+            "anonymous": data["anonymous"]}

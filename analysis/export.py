@@ -1,0 +1,224 @@
+"""Exports of answers (and of aggregated, suppressed tables) with a codebook.
+
+Input is plain data from the query layer:
+  rows: one dict per response (round, group, unit, [key], status, responded, submitted_at,
+        attributes..., one column per item)
+  variables: {item_id: {"name", "label", "type", "value_labels": {code: label}, "missing": [codes],
+             "versions": [...], "reverse": bool}}
+  rules: the rules the numbers were made with (partial threshold, minimum n, "Ved ikke",
+         cut-off dates) — written into every codebook.
+
+Layouts: "responses" (one row per response), "long" (one row per response and item),
+"wide" (one row per panel member across rounds: columns r1_item, r2_item, ...).
+Formats: csv (with FILE.codebook.csv beside it), xlsx (data + codebook + rules sheets),
+sav (SPSS: variable labels, value labels, "Ved ikke" declared missing; rules in the file's
+document note and FILE.codebook.csv).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+FIXED = ("round", "round_id", "group", "unit", "key", "status", "responded", "submitted_at")
+FIXED_LABELS = {
+    "round": "Runde", "round_id": "Rundens id", "group": "Respondentgruppe", "unit": "Enhed (kommune)",
+    "key": "Panelnøgle (stabil på tværs af runder)", "status": "Status (complete/started)",
+    "responded": "Besvarelse: complete / valid_partial / break_off (rundens tærskel for delvise)",
+    "submitted_at": "Indsendt (dato)", "person": "Panelnøgle",
+}
+
+
+def _numeric(var: dict) -> bool:
+    return var["type"] in ("scale", "single", "number")
+
+
+def long_rows(rows: list[dict], variables: dict[str, dict]) -> list[dict]:
+    """One row per response and answered item: value (code or text) and its label."""
+    out = []
+    for row in rows:
+        base = {k: row[k] for k in FIXED if k in row}
+        for name, var in variables.items():
+            value = row.get(name)
+            if value in (None, ""):
+                continue
+            label = var["value_labels"].get(value) if isinstance(value, (int, float)) else None
+            out.append({**base, "item": name, "value": value, "label": label,
+                        "missing_code": bool(isinstance(value, (int, float)) and value in var["missing"])})
+    return out
+
+
+def wide_rows(rows: list[dict], variables: dict[str, dict], rounds: list[str]) -> tuple[list[dict], dict[str, dict]]:
+    """One row per panel member across rounds; item columns prefixed r1_, r2_, … in round order.
+    Returns (rows, variables of the wide file). Refuses rows without a panel key."""
+    if any(r.get("key") in (None, "") for r in rows):
+        raise ValueError("a wide export across rounds needs the panel key; anonymous rounds have none")
+    index = {name: i + 1 for i, name in enumerate(rounds)}
+    people: dict[str, dict] = {}
+    wide_vars: dict[str, dict] = {}
+    per_round = [k for k in ("group", "unit", "status", "responded", "submitted_at")]
+    for row in rows:
+        prefix = f"r{index[row['round']]}_"
+        person = people.setdefault(row["key"], {"key": row["key"]})
+        for k in per_round:
+            person[prefix + k] = row.get(k)
+        for name in variables:
+            if row.get(name) not in (None, ""):
+                person[prefix + name] = row[name]
+    for name_round, i in index.items():
+        for k in per_round:
+            wide_vars[f"r{i}_{k}"] = {"name": f"r{i}_{k}", "label": f"{name_round}: {FIXED_LABELS.get(k, k)}", "type": "text",
+                                      "value_labels": {}, "missing": []}
+        for name, var in variables.items():
+            wide_vars[f"r{i}_{name}"] = {**var, "name": f"r{i}_{name}", "label": f"{name_round}: {var['label']}"}
+    columns = ["key"] + list(wide_vars)
+    return [{c: p.get(c) for c in columns} for p in people.values()], wide_vars
+
+
+def codebook_rows(variables: dict[str, dict], columns: list[str]) -> list[dict]:
+    out = []
+    for column in columns:
+        var = variables.get(column)
+        if var is None:
+            out.append({"variable": column, "label": FIXED_LABELS.get(column, column), "type": "text", "values": "",
+                        "missing_codes": "", "item_versions": "", "reverse_keyed": ""})
+            continue
+        out.append({"variable": column, "label": var["label"], "type": var["type"],
+                    "values": "; ".join(f"{c} = {label}" for c, label in sorted(var["value_labels"].items())),
+                    "missing_codes": ", ".join(str(c) for c in var["missing"]),
+                    "item_versions": ", ".join(str(v) for v in var.get("versions", [])),
+                    "reverse_keyed": "ja" if var.get("reverse") else ""})
+    return out
+
+
+def rules_rows(rules: dict) -> list[dict]:
+    out = []
+    for key, value in rules.items():
+        if key == "rounds":
+            for r in value:
+                out.append({"rule": f"round {r['round']}", "value": f"opens {r.get('opens') or '-'}, closes (cut-off) {r.get('closes') or '-'}, "
+                                                                    f"partial threshold {r['partial_threshold']}, anonymous {r['anonymous']}"})
+        else:
+            out.append({"rule": key, "value": value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)})
+    return out
+
+
+def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    with path.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(row.get(k)) for k in columns})
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def columns_of(rows: list[dict], variables: dict[str, dict]) -> list[str]:
+    seen: dict[str, None] = {}
+    for row in rows[:1] or [{}]:
+        for k in row:
+            seen.setdefault(k)
+    for name in variables:
+        seen.setdefault(name)
+    return list(seen)
+
+
+def write(path: str | Path, fmt: str, rows: list[dict], variables: dict[str, dict], rules: dict,
+          columns: list[str] | None = None, sheet: str = "data") -> list[Path]:
+    """Write rows in csv/xlsx/sav with the codebook and rules; returns the files written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = columns or columns_of(rows, variables)
+    book = codebook_rows(variables, columns)
+    rules_table = rules_rows(rules)
+    written = [path]
+    if fmt == "csv":
+        _write_csv(path, rows, columns)
+        side = path.with_name(path.stem + ".codebook.csv")
+        _write_csv(side, book + [{"variable": f"[regel] {r['rule']}", "label": r["value"]} for r in rules_table],
+                   ["variable", "label", "type", "values", "missing_codes", "item_versions", "reverse_keyed"])
+        written.append(side)
+    elif fmt == "xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = sheet
+        ws.append(columns)
+        for row in rows:
+            ws.append([_cell(row.get(c)) for c in columns])
+        cb = wb.create_sheet("codebook")
+        cb_cols = ["variable", "label", "type", "values", "missing_codes", "item_versions", "reverse_keyed"]
+        cb.append(cb_cols)
+        for r in book:
+            cb.append([r.get(c) for c in cb_cols])
+        rs = wb.create_sheet("rules")
+        rs.append(["rule", "value"])
+        for r in rules_table:
+            rs.append([r["rule"], r["value"]])
+        wb.save(path)
+    elif fmt == "sav":
+        _write_sav(path, rows, variables, columns, rules_table)
+        side = path.with_name(path.stem + ".codebook.csv")
+        _write_csv(side, book + [{"variable": f"[regel] {r['rule']}", "label": r["value"]} for r in rules_table],
+                   ["variable", "label", "type", "values", "missing_codes", "item_versions", "reverse_keyed"])
+        written.append(side)
+    else:
+        raise ValueError(f"unknown export format '{fmt}' (csv, xlsx or sav)")
+    return written
+
+
+def spss_name(name: str, taken: set[str]) -> str:
+    """A valid, unique SPSS variable name (letters first, <= 64 bytes, no reserved words)."""
+    clean = re.sub(r"[^A-Za-z0-9_]", "_", name) or "v"
+    if not clean[0].isalpha():
+        clean = "v_" + clean
+    if clean.upper() in {"ALL", "AND", "BY", "EQ", "GE", "GT", "LE", "LT", "NE", "NOT", "OR", "TO", "WITH"}:
+        clean += "_"
+    clean = clean[:64]
+    base, n = clean, 1
+    while clean.lower() in taken:
+        n += 1
+        clean = f"{base[:60]}_{n}"
+    taken.add(clean.lower())
+    return clean
+
+
+def _write_sav(path: Path, rows: list[dict], variables: dict[str, dict], columns: list[str], rules_table: list[dict]) -> None:
+    import pandas as pd
+    import pyreadstat
+
+    taken: set[str] = set()
+    names = {c: spss_name(c, taken) for c in columns}
+    data = {}
+    labels, value_labels, missing_ranges, measures = {}, {}, {}, {}
+    for c in columns:
+        var = variables.get(c)
+        values = [row.get(c) for row in rows]
+        if var is not None and _numeric(var):
+            data[names[c]] = pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce").astype("float64")
+            if var["value_labels"]:
+                value_labels[names[c]] = {float(k): str(v) for k, v in var["value_labels"].items()}
+            if var["missing"]:
+                missing_ranges[names[c]] = [float(m) for m in var["missing"][:3]]
+            measures[names[c]] = "ordinal" if var["type"] == "scale" else ("scale" if var["type"] == "number" else "nominal")
+        elif c == "round_id":
+            data[names[c]] = pd.Series(values, dtype="float64")
+        else:
+            data[names[c]] = pd.Series(["" if v is None else (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else str(v))
+                                        for v in values], dtype="object")
+        labels[names[c]] = (var["label"] if var else FIXED_LABELS.get(c, c))[:255]
+    frame = pd.DataFrame(data, columns=[names[c] for c in columns])
+    import textwrap
+
+    note = [line for r in rules_table for line in textwrap.wrap(f"{r['rule']}: {r['value']}", 80)]
+    pyreadstat.write_sav(frame, str(path), column_labels=[labels[names[c]] for c in columns], variable_value_labels=value_labels,
+                         missing_ranges=missing_ranges, variable_measure=measures or None, note=note,
+                         file_label="surveyapp export")
