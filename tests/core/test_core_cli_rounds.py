@@ -1,0 +1,129 @@
+"""Rounds from the command line: create, open, close, list; error paths give one line on stderr
+and exit 1."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from surveyapp import questionnaire_store, respondents, responses, rounds, tokens
+from surveyapp.errors import Conflict
+
+
+@pytest.fixture
+def loaded(cli, small_yaml, minimal_yaml):
+    cli("questionnaire", "load", small_yaml, minimal_yaml)
+
+
+def one_line_error(result, fragment: str):
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+
+
+def test_round_lifecycle(cli, loaded):
+    created = cli("round", "create", "--name", "Måling 1", "--questionnaire", "demo-fidelity", "--project", "familie",
+                  "--opens", "2019-03-01", "--closes", "2019-03-31", "--partial-threshold", "0.8")
+    round_id = int(created.stdout.strip())
+    second = int(cli("round", "create", "--name", "Marts 2015", "--questionnaire", "lead=small",
+                     "--questionnaire", "staff=small", "--project", "forebyggelse").stdout.strip())
+    assert second != round_id
+    listed = {r["name"]: r for r in cli.json("round", "list", "--format", "json")}
+    assert listed["Måling 1"]["status"] == "draft"
+    assert (listed["Måling 1"]["opens"], listed["Måling 1"]["closes"], listed["Måling 1"]["partial_threshold"]) == \
+        ("2019-03-01", "2019-03-31", 0.8)
+    frozen = listed["Måling 1"]["questionnaires"]
+    assert list(frozen) == [""] and (frozen[""]["questionnaire"], frozen[""]["version"]) == ("demo-fidelity", 1)
+    assert set(listed["Marts 2015"]["questionnaires"]) == {"lead", "staff"}
+    assert listed["Marts 2015"]["project_id"] == "forebyggelse"
+
+    # By name or by id.
+    assert "is open" in cli("round", "open", "Måling 1").stdout
+    assert cli.json("round", "list", "--format", "json", "--project", "familie")[0]["status"] == "open"
+    assert "is closed" in cli("round", "close", str(round_id)).stdout
+    assert cli.json("round", "list", "--format", "json", "--project", "familie")[0]["status"] == "closed"
+    # A closed round can be reopened (a late respondent); a draft cannot be closed.
+    cli("round", "open", round_id)
+    one_line_error(cli("round", "close", "Marts 2015", ok=False), "is draft and cannot become closed")
+    table = cli("round", "list").stdout.splitlines()
+    assert table[0].split()[:4] == ["id", "project_id", "name", "status"] and len(table) == 3
+
+
+def test_round_create_freezes_the_questionnaire_version(cli, db, loaded, small_yaml, tmp_path):
+    cli("round", "create", "--name", "R1", "--questionnaire", "small")
+    changed = tmp_path / "small2.yaml"
+    changed.write_text(small_yaml.read_text(encoding="utf-8").replace("title: Lille skema", "title: Lille skema 2"), encoding="utf-8")
+    assert json.loads(cli("questionnaire", "load", changed, "--format", "json").stdout)[0]["version"] == 2
+    cli("round", "create", "--name", "R2", "--questionnaire", "small")
+    cli("round", "create", "--name", "R0", "--questionnaire", "small@1")
+    versions = {r["name"]: r["questionnaires"][""]["version"] for r in cli.json("round", "list", "--format", "json")}
+    assert versions == {"R1": 1, "R2": 2, "R0": 1}
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["round", "open", "Findes ikke"], "round 'Findes ikke' not found"),
+    (["round", "close", "999"], "round '999' not found"),
+    (["respondents", "import", "Findes ikke", "{list}"], "round 'Findes ikke' not found"),
+    (["invitations", "links", "Findes ikke"], "round 'Findes ikke' not found"),
+    (["report", "response-rates", "--round", "Findes ikke"], "round 'Findes ikke' not found"),
+    (["round", "create", "--name", "R1", "--questionnaire", "small"], "already has a round named 'R1'"),
+    (["round", "create", "--name", "R9", "--questionnaire", "nope"], "questionnaire 'nope' is not loaded"),
+    (["round", "create", "--name", "R9", "--questionnaire", "small@7"], "questionnaire 'small' version 7 is not loaded"),
+    (["round", "create", "--name", "R9", "--questionnaire", "small@x"], "the version after @ must be a number"),
+    (["round", "create", "--name", "R9", "--questionnaire", "lead=small", "--questionnaire", "lead=small"], "names group 'lead' twice"),
+    (["round", "create", "--name", "R9", "--questionnaire", "small", "--opens", "1. marts"], "is not a date"),
+    (["round", "create", "--name", "R9", "--questionnaire", "small", "--opens", "2019-03-31", "--closes", "2019-03-01"], "closes before it opens"),
+    (["round", "create", "--name", "R9", "--questionnaire", "small", "--partial-threshold", "1.5"], "partial threshold"),
+    (["round", "create", "--name", " ", "--questionnaire", "small"], "a round needs a name"),
+])
+def test_error_paths_are_one_line_and_exit_1(cli, loaded, tmp_path, args, fragment):
+    cli("round", "create", "--name", "R1", "--questionnaire", "small", "--project", "p")
+    listing = tmp_path / "list.csv"
+    listing.write_text("key,group\nP1,staff\n", encoding="utf-8")
+    args = [str(listing) if a == "{list}" else a for a in args]
+    before = cli.json("round", "list", "--format", "json")
+    one_line_error(cli(*args, ok=False), fragment)
+    assert cli.json("round", "list", "--format", "json") == before
+
+
+def test_same_round_name_in_two_projects_needs_the_id(cli, loaded):
+    a = cli("round", "create", "--name", "Måling 1", "--questionnaire", "small", "--project", "a").stdout.strip()
+    cli("round", "create", "--name", "Måling 1", "--questionnaire", "small", "--project", "b")
+    one_line_error(cli("round", "open", "Måling 1", ok=False), "several projects have a round named 'Måling 1'")
+    cli("round", "open", a)
+
+
+def test_answers_are_accepted_only_while_open(db, secret, small_yaml):
+    questionnaire_store.load(db, small_yaml)
+    round_id = rounds.create_round(db, "R", {"": "small"}, "p")
+    invitation_id = respondents.add_invitation(db, rounds.get_round(db, round_id), {"key": "k", "group": "staff"}, secret)
+    token = tokens.make_token(secret, invitation_id)
+    invitation = tokens.find_invitation(db, secret, token)
+    response = responses.start_response(db, secret, token, invitation)
+    with pytest.raises(Conflict):
+        responses.save_page(db, response, 0, {"q1": "4"})  # draft
+    rounds.open_round(db, round_id)
+    responses.save_page(db, response, 0, {"q1": "4"})
+    rounds.close_round(db, round_id)
+    with pytest.raises(Conflict):
+        responses.save_page(db, response, 0, {"q1": "3"})
+    assert db.execute("SELECT value_num FROM answers").fetchall()[0][0] == 4.0
+
+
+def test_closed_round_takes_no_new_respondents(cli, loaded, tmp_path):
+    cli("round", "create", "--name", "R1", "--questionnaire", "small")
+    cli("round", "open", "R1")
+    cli("round", "close", "R1")
+    listing = tmp_path / "list.csv"
+    listing.write_text("key,group\nP1,staff\n", encoding="utf-8")
+    one_line_error(cli("respondents", "import", "R1", listing, ok=False), "round 'R1' is closed")
+
+
+def test_audit_log_records_administrative_changes(cli, db, loaded):
+    cli("round", "create", "--name", "R1", "--questionnaire", "small")
+    cli("round", "open", "R1")
+    cli("round", "close", "R1")
+    actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id").fetchall()]
+    assert actions == ["questionnaire.loaded", "questionnaire.loaded", "round.created", "round.opened", "round.closed"]
