@@ -34,12 +34,15 @@ def response_rows(db, round_ids: list[int], units: list[str] | None = None) -> l
         return []
     # A response of someone taken off the list leaves the counts with them (the denominator
     # already excludes removed invitations); anonymous responses have no invitation to check.
-    sql = (f"SELECT r.id, r.round_id, r.group_name AS 'group', r.unit, r.status, r.questionnaire_version_id, "
+    # The cell is the invitation's current group and unit (a respondent moved to another unit
+    # is counted there, like the denominator); anonymous responses carry their own copy.
+    sql = (f"SELECT r.id, r.round_id, COALESCE(i.group_name, r.group_name) AS 'group', COALESCE(i.unit, r.unit) AS unit, "
+           f"r.status, r.questionnaire_version_id, "
            f"r.submitted_at, r.last_saved_at FROM responses r LEFT JOIN invitations i ON i.id = r.invitation_id "
            f"WHERE i.removed_at IS NULL AND r.round_id IN ({','.join('?' * len(round_ids))})")
     params = list(round_ids)
     if units is not None:
-        sql += f" AND r.unit IN ({','.join('?' * len(units))})"
+        sql += f" AND COALESCE(i.unit, r.unit) IN ({','.join('?' * len(units))})"
         params += units
     responses = [dict(r) for r in db.query(sql, params)]
     answers: dict[int, dict] = defaultdict(dict)

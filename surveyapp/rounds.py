@@ -205,6 +205,13 @@ def update_round(db, ref, actor: str = "cli", **changes) -> dict:
                 changes[key] = _parse_date(changes[key], key)
         if "partial_threshold" in changes and not 0 < float(changes["partial_threshold"]) <= 1:
             raise SurveyError("the partial threshold must be above 0 and at most 1")
+        if "name" in changes:
+            changes["name"] = (changes["name"] or "").strip()
+            if not changes["name"]:
+                raise SurveyError("a round needs a name")
+            if db.execute("SELECT 1 FROM rounds WHERE project_id = ? AND name = ? AND id != ?",
+                          (round_["project_id"], changes["name"], round_["id"])).fetchone():
+                raise Conflict(f"project '{round_['project_id']}' already has a round named '{changes['name']}'")
         if changes:
             sets = ", ".join(f"{key} = ?" for key in changes)
             db.execute(f"UPDATE rounds SET {sets} WHERE id = ?", (*changes.values(), round_["id"]))

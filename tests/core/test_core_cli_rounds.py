@@ -127,3 +127,12 @@ def test_audit_log_records_administrative_changes(cli, db, loaded):
     cli("round", "close", "R1")
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id").fetchall()]
     assert actions == ["questionnaire.loaded", "questionnaire.loaded", "round.created", "round.opened", "round.closed"]
+
+
+def test_renaming_a_round_to_a_taken_name_is_a_conflict(db, small_yaml):
+    questionnaire_store.load(db, small_yaml)
+    rounds.create_round(db, "R1", {"": "small"}, "p")
+    rounds.create_round(db, "R2", {"": "small"}, "p")
+    with pytest.raises(Conflict):
+        rounds.update_round(db, "R2", name="R1")
+    assert rounds.update_round(db, "R2", name=" R3 ")["name"] == "R3"

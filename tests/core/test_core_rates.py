@@ -202,3 +202,13 @@ def test_anonymous_round_keeps_no_link_but_marks_completion(db, secret, small_ya
     assert flags == {invitation_id: 1, other_id: 0}
     (total,) = rate_rows(db, ["Anonym"], ())
     assert (total["invited"], total["complete"], total["rate"]) == (2, 1, 50.0)
+
+
+def test_a_respondent_moved_to_another_unit_is_counted_there(db, rated_round):
+    # a1 (complete, unit A) moves to unit B after answering: numerator and denominator follow.
+    db.execute("UPDATE invitations SET unit = 'B' WHERE person_id = (SELECT id FROM people WHERE key = 'a1')")
+    got = _by_key(rate_rows(db, ["R"], ("unit",)), ("unit",))
+    assert (got[("A",)]["invited"], got[("A",)]["complete"]) == (7, 0)
+    assert (got[("B",)]["invited"], got[("B",)]["complete"]) == (5, 3)
+    only_b = rate_rows(db, ["R"], ("unit",), units=["B"])
+    assert {r["unit"] for r in only_b} == {"B", None} and only_b[0]["complete"] == 3
