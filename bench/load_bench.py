@@ -327,10 +327,11 @@ def respond(port: int, respondent: int, token: str, pages: list, stats: Stats, t
 
 
 def run_respondents(port: int, tokens: list[str], concurrency: int, duration: float, think: float = 0.0,
-                    stop: threading.Event | None = None) -> tuple[Stats, float]:
-    """Every respondent once, `concurrency` at a time, until done or `duration` seconds passed."""
+                    stop: threading.Event | None = None, stats: Stats | None = None) -> tuple[Stats, float]:
+    """Every respondent once, `concurrency` at a time, until done or `duration` seconds passed.
+    Pass `stats` to watch the counts while it runs (the fault tests do)."""
     pages = questionnaire_pages()
-    stats = Stats()
+    stats = stats if stats is not None else Stats()
     queue = list(enumerate(tokens))
     queue_lock = threading.Lock()
     deadline = time.monotonic() + duration
