@@ -22,7 +22,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_te
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import get_db
+from .. import get_db, throttle
 from .. import responses as service
 from ..errors import Conflict, SurveyError
 from ..questionnaire import Item, Questionnaire, decode_answer
@@ -31,6 +31,7 @@ from ..rounds import get_round, version_for_group
 from ..tokens import find_invitation
 
 bp = Blueprint("respond", __name__, url_prefix="/s")
+throttle.install(bp)  # a client presenting many unknown links gets 429 (surveyapp/throttle.py)
 
 LANGUAGES = ("da", "en")
 MODES = ("in_person", "phone", "self_completion")
