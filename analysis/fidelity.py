@@ -104,7 +104,8 @@ def comparison(unit: str, unit_scores: dict[str, float | None], min_other: int =
     n_other = len(others)
     if n_other < min_other:
         return {"others_mean": None, "others_n": n_other, "diff": None, "suppressed": True,
-                "note": f"Sammenligning vises ikke: kun {n_other} andre enheder har svaret (mindst {min_other} kræves)."}
+                "note": f"Sammenligning vises ikke: kun {n_other} {'anden enhed' if n_other == 1 else 'andre enheder'} "
+                        f"har svaret (mindst {min_other} kræves)."}
     mean, n = mean_of_unit_means(others)
     return {"others_mean": mean, "others_n": n, "diff": None if own is None else own - mean, "suppressed": False,
             "note": f"Gennemsnit af {n} andre enheder (hver enhed vejer ens)."}
