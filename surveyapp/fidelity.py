@@ -524,7 +524,7 @@ def _check_followed(db, kind: str, row: dict, round_: dict) -> None:
     positions = _round_position(db, row["project_id"])
     if row["state"] != "active" and row["state_round_id"] is not None and \
             positions[round_["id"]] >= positions[row["state_round_id"]]:
-        raise Conflict(f"{kind} '{row['code']}' is {fa.STATE_LABELS[row['state']].lower()} from round "
+        raise Conflict(f"{kind} '{row['code']}' is {row['state']} from round "
                        f"'{get_round(db, row['state_round_id'])['name']}' ({row['state_reason']}); nothing is recorded for it any more")
     if row.get("from_round_id") is not None and positions[round_["id"]] < positions[row["from_round_id"]]:
         raise Conflict(f"{kind} '{row['code']}' is followed from round '{get_round(db, row['from_round_id'])['name']}'")
@@ -584,7 +584,7 @@ def _retire(db, table: str, kind: str, row_id: int, round_ref, reason: str, stat
         raise NotFound(f"{kind} {row_id} not found")
     row = dict(found)
     if row["state"] != "active":
-        raise Conflict(f"{kind} '{row['code']}' is already {fa.STATE_LABELS[row['state']].lower()}")
+        raise Conflict(f"{kind} '{row['code']}' is already {row['state']}")
     if not (reason or "").strip():
         raise SurveyError(f"give a reason for {'dropping' if state == 'dropped' else 'replacing'} the {kind}")
     round_ = _round_in(db, row["project_id"], round_ref)
