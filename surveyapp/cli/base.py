@@ -64,6 +64,11 @@ class Group(click.Group):
         except SurveyError as error:
             click.echo(f"error: {error}", err=True)
             ctx.exit(1)
+        except click.UsageError as error:
+            # A wrong command line is one line too (interface.md), with the command it concerns.
+            where = error.ctx.command_path if error.ctx else ctx.command_path
+            click.echo(f"error: {where}: {error.format_message()} (see {where} --help)", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

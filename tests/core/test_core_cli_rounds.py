@@ -136,3 +136,14 @@ def test_renaming_a_round_to_a_taken_name_is_a_conflict(db, small_yaml):
     with pytest.raises(Conflict):
         rounds.update_round(db, "R2", name="R1")
     assert rounds.update_round(db, "R2", name=" R3 ")["name"] == "R3"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["round", "open"], "Missing argument 'ROUND'"),
+    (["round", "frob"], "No such command 'frob'"),
+    (["round", "create", "--name", "x", "--questionnaire", "small", "--partial-threshold", "halvdelen"], "'halvdelen' is not a valid float"),
+])
+def test_usage_errors_are_one_line_too(cli, args, fragment):
+    result = cli(*args, ok=False)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and fragment in result.stderr
