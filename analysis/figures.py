@@ -14,6 +14,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+# Text stays text in SVG and PDF: searchable, editable by the evaluator, readable by screen readers.
+matplotlib.rcParams["svg.fonttype"] = "none"
+matplotlib.rcParams["pdf.fonttype"] = 42
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from .formatting import decimal  # noqa: E402

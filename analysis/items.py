@@ -86,9 +86,9 @@ def item_statistics(counts: dict, spec: ItemSpec) -> dict:
             subst_order = [c for c in seen if c not in missing]
             row["shares_valid"] = {_key(code): 100.0 * counts.get(code, 0) / n_valid for code in subst_order}
         if spec.type == "scale" and spec.substantive:
+            # Top-1/top-2 name answer categories ("i høj grad", "i høj eller nogen grad"): the highest
+            # codes as answered, also for a reverse-keyed item (its mean is what gets reversed).
             top = sorted((float(c) for c in spec.substantive), reverse=True)
-            if spec.reverse:
-                top = top[::-1]
             top1 = counts.get(top[0], 0)
             top2 = top1 + (counts.get(top[1], 0) if len(top) > 1 else 0)
             row["top1"], row["top2"] = 100.0 * top1 / n, 100.0 * top2 / n

@@ -123,7 +123,7 @@ def _dimension_sql(by: tuple[str, ...]) -> tuple[list[str], list, bool]:
         elif d == "unit":
             exprs.append("r.unit")
         else:
-            exprs.append("json_extract(i.attributes, ?)")
+            exprs.append("COALESCE(CAST(json_extract(i.attributes, ?) AS TEXT), '')")  # '' = not recorded (None means total)
             params.append(f'$."{d}"')
             needs_invitation = True
     return exprs, params, needs_invitation
