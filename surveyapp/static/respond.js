@@ -57,7 +57,8 @@
     var data = new FormData(form);
     data.set("action", "autosave");
     say("saving");
-    pending = fetch(form.action, {
+    // form.action would be the buttons named "action": read the attribute.
+    pending = fetch(form.getAttribute("action") || window.location.href, {
       method: "POST", body: data, credentials: "same-origin", keepalive: !!leaving,
       headers: { "X-Autosave": "1", "X-CSRFToken": token ? token.value : "", "Accept": "application/json" }
     }).then(function (response) {

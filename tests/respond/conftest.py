@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from respond_setup import build, compile_translations
@@ -23,9 +21,3 @@ def survey(db, secret, app):
         return build(db, secret, **options)
 
     return make
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF field"
-    return match.group(1)

@@ -2,6 +2,7 @@
 item type, a round in the wanted state, invitations and their personal tokens."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from surveyapp import questionnaire_store, respondents, rounds, tokens
@@ -56,3 +57,9 @@ def build(db, secret: str, name: str = "Runde 1", status: str = "open", anonymou
     return {"round": rounds.get_round(db, round_id),
             "tokens": {key: tokens.make_token(secret, inv) for key, inv in invitations.items()},
             "invitations": invitations}
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)

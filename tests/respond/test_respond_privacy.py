@@ -11,7 +11,7 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
-from conftest import csrf_from
+from respond_setup import csrf_from
 from surveyapp import create_app, tokens
 
 ROOT = Path(__file__).resolve().parents[2]
