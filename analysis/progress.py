@@ -324,7 +324,8 @@ def paired(people: list[dict], score_id: str, questionnaire: str, first: str = "
 
 def paired_figure(result: dict, path, title: str, cutoffs: list[dict] | None = None, first: str = "M1", second: str = "M2"):
     """Each pair as a line from first to second, the means in bold, cut-off lines dashed.
-    Writes a PNG and the CSV of the numbers it draws beside it; returns the two paths."""
+    Writes a PNG and the CSV of the numbers it draws beside it (no person keys); returns the
+    two paths. A suppressed total (n pairs under min n) draws no values at all."""
     import csv
     from pathlib import Path
 
@@ -340,7 +341,7 @@ def paired_figure(result: dict, path, title: str, cutoffs: list[dict] | None = N
         ax.text(0.5, 0.5, f"for få svar (n par = {total['n_pairs']})", ha="center", va="center", transform=ax.transAxes)
     else:
         for pair in result["pairs"]:
-            ax.plot([0, 1], [pair[first], pair[second]], color="#9aa7b4", linewidth=1)
+            ax.plot([0, 1], [pair[first], pair[second]], color="#9aa7b4", linewidth=1, marker="o", markersize=3)
         ax.plot([0, 1], [total["mean_a"], total["mean_b"]], color="#0b4f8a", linewidth=3, marker="o",
                 label=f"Gennemsnit ({_dec(total['mean_a'])} → {_dec(total['mean_b'])})")
     for cut in cutoffs or []:
@@ -348,16 +349,19 @@ def paired_figure(result: dict, path, title: str, cutoffs: list[dict] | None = N
         ax.text(1.02, cut["value"], cut["label"], color="#b00020", va="center", fontsize=8, transform=ax.get_yaxis_transform())
     ax.set_xticks([0, 1], [first, second])
     ax.set_xlim(-0.2, 1.2)
+    ax.set_ylabel("Score (hver grå linje er én person)")
     ax.set_title(f"{title} (n par = {total['n_pairs']})")
     if not total["suppressed"]:
-        ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
+        fig.legend(loc="lower center", fontsize=8, frameon=False)
+        fig.subplots_adjust(bottom=0.16)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path)
     plt.close(fig)
     csv_path = path.with_suffix(".csv")
     with csv_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["person", "unit", first, second])
-        for pair in result["pairs"]:
-            writer.writerow([pair["person"], pair["unit"], pair[first], pair[second]])
+        # No person keys in an export: a running number per pair is enough to redraw the figure.
+        writer.writerow(["pair", first, second])
+        for number, pair in enumerate(result["pairs"], start=1):
+            writer.writerow([number, pair[first], pair[second]])
     return path, csv_path

@@ -178,7 +178,9 @@ def test_paired_figure_and_csv(output_dir):
                                            [{"value": 50, "label": "Risiko for depression"}])
     assert png.stat().st_size > 5000
     lines = csv_path.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "person,unit,M1,M2" and len(lines) == 7 and "p3,A,28,44" in lines
+    assert lines[0] == "pair,M1,M2" and len(lines) == 7
+    assert sorted(tuple(map(int, line.split(",")[1:])) for line in lines[1:]) == sorted((m1, m2) for _, m1, m2 in PAIRS)
+    assert not any(key in csv_path.read_text() for key, _, _ in PAIRS)   # no person keys in the export
 
 
 # ---------------------------------------------------------------- through the database
