@@ -430,7 +430,8 @@ def profile_figure(data: dict, title: str, rules: list[str], subtitle: str = "")
     header = ["Indeks"] + rounds + ["Ændring", "Øvrige"]
     cells, colours = [], []
     for index in data["indices"]:
-        last = index["rounds"][-1] if index["rounds"] else {}
+        scored = [r for r in index["rounds"] if r["score"] is not None]
+        last = scored[-1] if scored else {}
         comp = next((r["comparison"] for r in reversed(index["rounds"]) if r["comparison"]), None)
         others = "–" if not comp or comp["suppressed"] else decimal(comp["others_mean"])
         row = [index["title"]] + [decimal(r["score"]) for r in index["rounds"]] + [_signed(last.get("change")), others]
