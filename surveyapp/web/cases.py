@@ -71,8 +71,10 @@ def _member_by_id(member_id: int) -> dict:
 
 
 @bp.get("/")
-@roles_required("unit_lead")
+@roles_required("unit_lead", "evaluator")
 def worklist():
+    if current_user()["role"] == "evaluator":
+        return redirect(url_for("cases.counts"))  # evaluators read the tables; the work list is for professionals
     db = get_db()
     project = _project()
     units = _visible_units(project)

@@ -114,7 +114,9 @@ def test_worklist_shows_due_and_overdue_for_the_leads_unit_only(site):
 def test_evaluator_sees_tables_not_the_worklist(site):
     app, _ = site
     client = client_for(app, "evaluator", "evaluator-pass-1")
-    assert client.get("/cases/").status_code == 403
+    to_tables = client.get("/cases/")
+    assert to_tables.status_code == 302 and to_tables.location.endswith("/cases/counts")
+    assert client.get("/cases/families").status_code == 403
     page = client.get("/cases/counts?cutoff=2024-06-30&denominator=asked")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
