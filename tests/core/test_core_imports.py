@@ -120,11 +120,17 @@ def test_respondents_bad_xlsx_row_names_line_and_column(cli, db_path, tmp_path, 
     cli("questionnaire", "load", small_yaml)
     # A round with one questionnaire per group: the group column must name one of them.
     cli("round", "create", "--name", "R2", "--questionnaire", "staff=small", "--questionnaire", "lead=small")
-    path = xlsx(tmp_path / "list.xlsx", [["key", "group"], ["P1", "staff"], ["P2", "lead"], ["P3", "borgere"], ["P4", None]])
+    path = xlsx(tmp_path / "list.xlsx", [["key", "group"], ["P1", "staff"], ["P2", "lead"], [None, None],
+                                         ["P3", "borgere"], ["P4", None], ["P5", "lead", "stray"]])
+    result = cli("respondents", "import", "R2", path, ok=False)
+    # Lines as the spreadsheet shows them: the blank row 4 still counts.
+    assert stderr_rows(result) == [f"{path}: line 7, column -: a value in column 3, which has no name in the header"]
+    path = xlsx(tmp_path / "list.xlsx", [["key", "group"], ["P1", "staff"], ["P2", "lead"], [None, None],
+                                         ["P3", "borgere"], ["P4", None]])
     result = cli("respondents", "import", "R2", path, ok=False)
     assert stderr_rows(result) == [
-        f"{path}: line 4, column group: unknown group 'borgere' (this round has lead, staff)",
-        f"{path}: line 5, column group: group is required (one of lead, staff)",
+        f"{path}: line 5, column group: unknown group 'borgere' (this round has lead, staff)",
+        f"{path}: line 6, column group: group is required (one of lead, staff)",
     ]
     assert counts(db_path)["invitations"] == 0
 
