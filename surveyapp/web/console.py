@@ -206,9 +206,9 @@ def _period(round_: dict, responses: list[dict]) -> tuple[str, str] | None:
 def dashboard_data(db, round_: dict, units: list[str] | None) -> dict:
     rows = rate_rows(db, [round_["id"]], ("group", "unit"), units=units)
     total = next((r for r in rows if r["group"] is None and r["unit"] is None), None)
-    cells = [r for r in rows if r["group"] is not None and r["unit"] is not None]
-    by_group = [r for r in rows if r["group"] is not None and r["unit"] is None]
-    by_unit = [r for r in rows if r["group"] is None and r["unit"] is not None]
+    cells = sorted((r for r in rows if r["group"] is not None and r["unit"] is not None), key=lambda r: (r["unit"], r["group"]))
+    by_group = sorted((r for r in rows if r["group"] is not None and r["unit"] is None), key=lambda r: r["group"])
+    by_unit = sorted((r for r in rows if r["group"] is None and r["unit"] is not None), key=lambda r: r["unit"])
     overall = total["rate"] if total else None
     for row in rows:
         row["lagging"] = bool(overall is not None and row["rate"] is not None and row["rate"] < overall - LAG_POINTS)
@@ -242,14 +242,15 @@ def line_chart(daily: list[dict]) -> dict:
     if not daily:
         return {"points": "", "dots": []}
     peak = max([d["rate"] or 0 for d in daily] + [10])
-    ceiling = min(100, (int(peak) // 10 + 1) * 10)
+    tick = 10 if peak <= 50 else 20
+    ceiling = min(100, -(-int(peak + 0.999) // tick) * tick)
     step = width / max(1, len(daily) - 1)
     dots = []
     for index, day in enumerate(daily):
         x = left + index * step
         y = top + height - height * (day["rate"] or 0) / ceiling
         dots.append({"x": round(x, 1), "y": round(y, 1), "date": day["date"], "rate": day["rate"]})
-    yticks = [{"y": round(top + height - height * v / ceiling, 1), "label": f"{v} %"} for v in range(0, ceiling + 1, max(10, ceiling // 5))]
+    yticks = [{"y": round(top + height - height * v / ceiling, 1), "label": f"{v} %"} for v in range(0, ceiling + 1, tick)]
     every = max(1, len(daily) // 8)
     xticks = [{"x": d["x"], "label": f"{int(d['date'][8:])}/{int(d['date'][5:7])}"} for i, d in enumerate(dots) if i % every == 0]
     return {"points": " ".join(f"{d['x']},{d['y']}" for d in dots), "dots": dots, "yticks": yticks, "xticks": xticks,
