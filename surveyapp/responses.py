@@ -120,6 +120,12 @@ def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict,
                 errors[item.id] = "Besvar venligst dette spørgsmål." if item.type != "multiple" else "Vælg mindst én svarmulighed."
         else:
             to_store[item.id] = value
+    # Stored answers on other pages that this page's answers now hide go too (e.g. a changed
+    # answer on page 1 that skips page 3), also when a submitted response is edited.
+    on_page = {item.id for item in section.items}
+    for item in q.question_items():
+        if item.id not in on_page and current.get(item.id) not in (None, "", []) and not q.is_shown(item, merged, group):
+            to_clear.append(item.id)
     return to_store, errors, to_clear
 
 

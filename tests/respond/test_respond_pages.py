@@ -385,3 +385,17 @@ def test_autosave_stores_partial_page_as_json_and_keeps_the_place(client, survey
     bad = client.post(f"/s/{token}/1", data={"anciennitet": "fire"}, headers={"X-Autosave": "1"})
     assert bad.status_code == 422 and bad.get_json()["errors"] == {"anciennitet": "Skriv et tal."}
     assert answers_of(db, inv) == {"anciennitet": (4.0, None)}
+
+
+def test_changing_an_earlier_answer_removes_answers_it_now_hides_on_later_pages(client, survey, db):
+    s = survey(allow_edit=True)
+    token, inv = s["tokens"]["p1"], s["invitations"]["p1"]
+    client.post(f"/s/{token}/1", data={"faggruppe": "1", "action": "next"})
+    client.post(f"/s/{token}/2", data={"samarbejde_1": "3", "action": "next"})
+    client.post(f"/s/{token}/3", data={"sr_sager": "25", "action": "next"})
+    assert client.post(f"/s/{token}/submit").status_code == 302
+    assert answers_of(db, inv)["sr_sager"] == (25.0, None)
+    # edited after submission: no longer a social worker, so page 3's answer must not survive
+    client.post(f"/s/{token}/1", data={"faggruppe": "2", "action": "next"})
+    assert "sr_sager" not in answers_of(db, inv)
+    assert "25" not in html(client.get(f"/s/{token}/review"))
