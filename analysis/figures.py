@@ -114,6 +114,10 @@ def trend_means(series: list[dict], rounds: list[str], base: str | Path, title: 
             lows = [p["ci_low"] if p.get("ci_low") is not None else p["mean"] for p in shown]
             highs = [p["ci_high"] if p.get("ci_high") is not None else p["mean"] for p in shown]
             ax.fill_between(xs, lows, highs, color=colour, alpha=0.15, linewidth=0)
+            # Whiskers as well, so the interval shows where a series has a single point.
+            ax.errorbar(xs, [p["mean"] for p in shown], yerr=[[p["mean"] - lo for p, lo in zip(shown, lows)],
+                                                             [hi - p["mean"] for p, hi in zip(shown, highs)]],
+                        fmt="none", ecolor=colour, alpha=0.6, capsize=3, linewidth=1)
             for p, x in zip(shown, xs if len(series) <= 3 else []):
                 ax.annotate(decimal(p["mean"], 2), (x, p["mean"]), textcoords="offset points", xytext=(6, 5 - 12 * (k % 2)),
                             fontsize=7.5, color=colour)

@@ -700,6 +700,11 @@ def build_figures(db, out_dir, round_refs: list | None = None, project: str | No
                        if any(i.id == item_id for _, q, _ in scope.questionnaires[r["id"]].values() for i in q.items())]
         start_note = f"Serien starter {starts} (spørgsmålet i denne formulering findes ikke i tidligere runder)." \
             if starts != item_rounds[0] else None
+        others = sorted(versions_of[item_id] - {version})
+        if others:
+            other_note = (f"Spørgsmålet findes også i version {', '.join(map(str, others))} med en anden formulering; "
+                          "versionerne sammenkædes aldrig og vises i hver sin figur.")
+            start_note = f"{start_note} {other_note}" if start_note else other_note
         if "trend" in kinds:
             series = [{"label": g or "alle", "starts": starts, "points": [
                 {"round": label_of[p["round_id"]], "mean": p["mean"], "ci_low": p["ci_low"], "ci_high": p["ci_high"],
