@@ -68,8 +68,10 @@ def response_rates(rounds: list[dict], invitations: list[dict], responses: list[
                 match = lambda x: all(x[d] == v for d, v in key.items())  # noqa: E731
                 counts = _cell_counts([i for i in round_invitations if match(i)], [r for r in round_responses if match(r)],
                                       round_["partial_threshold"])
+                # The threshold goes with the numbers, so every table can say which rule it used.
                 rows.append({"round": round_["name"], "round_id": round_["id"],
-                             "group": key.get("group"), "unit": key.get("unit"), **counts})
+                             "group": key.get("group"), "unit": key.get("unit"), **counts,
+                             "threshold": round_["partial_threshold"]})
     return rows
 
 

@@ -18,6 +18,8 @@ def read_table(path: str | Path, data: bytes | None = None, filename: str | None
     name = filename or str(path)
     if data is None:
         data = Path(path).read_bytes()
+    if name.lower().endswith(".xls") or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise ImportRejected(name, [RowError(1, "-", "an old Excel .xls file: save it as .xlsx or CSV first")])
     # XLSX is a zip archive; a CSV whose first column happens to start with "PK" is still a CSV.
     if name.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
         return _read_xlsx(name, data)

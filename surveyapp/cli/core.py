@@ -188,7 +188,8 @@ def responses_import(app, round_ref, file):
     click.echo(f"imported {result['responses']} response(s) with {result['answers']} answer(s)")
 
 
-RATE_COLUMNS = ["round", "group", "unit", "invited", "ineligible", "started", "complete", "valid_partial", "responded", "rate", "rr1", "rr2"]
+RATE_COLUMNS = ["round", "group", "unit", "invited", "ineligible", "started", "complete", "valid_partial", "responded", "rate",
+                "rr1", "rr2", "threshold"]
 
 
 @report.command("response-rates")

@@ -11,7 +11,7 @@ import yaml
 
 from surveyapp.questionnaire import QuestionnaireError, json_schema_text, load_file, parse
 
-from conftest import ROOT
+from core_helpers import ROOT
 
 SHIPPED = sorted((ROOT / "questionnaires").glob("*.yaml")) + sorted((ROOT / "questionnaires" / "history").glob("*.yaml"))
 SCHEMA = ROOT / "questionnaires" / "schema.json"

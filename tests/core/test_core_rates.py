@@ -11,7 +11,7 @@ import pytest
 from surveyapp import questionnaire_store, respondents, responses, rounds, tokens
 from surveyapp.results import rate_rows
 
-# The small questionnaire (conftest.SMALL_YAML): q1-q4 for everyone, q5 only after q1 = 1,
+# The small questionnaire (core_helpers.SMALL_YAML): q1-q4 for everyone, q5 only after q1 = 1,
 # q6 only for the group "lead". So the applicable items are:
 #   staff, q1 != 1: q1-q4 = 4      staff, q1 = 1: q1-q5 = 5
 #   lead,  q1 != 1: q1-q4, q6 = 5  lead,  q1 = 1: q1-q6 = 6
@@ -114,6 +114,7 @@ def test_hand_worked_totals(db, rated_round):
     assert {k: total[k] for k in ("invited", "ineligible", "started", "complete", "valid_partial", "responded")} == \
         {"invited": 12, "ineligible": 1, "started": 8, "complete": 3, "valid_partial": 3, "responded": 6}
     assert total["rate"] == 50.0
+    assert total["threshold"] == 0.5  # the rule used goes with the numbers
     assert total["rr1"] == pytest.approx(100 * 3 / 11, abs=0.005)
     assert total["rr2"] == pytest.approx(100 * 6 / 11, abs=0.005)
 

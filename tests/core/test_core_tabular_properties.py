@@ -69,6 +69,9 @@ def test_unreadable_files_are_one_clear_error():
         read_table(None, b"PK\x03\x04 not really a zip", "list.xlsx")
     assert "not a readable XLSX file" in error.value.errors[0].reason
     with pytest.raises(ImportRejected) as error:
+        read_table(None, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "liste.xls")
+    assert "save it as .xlsx or CSV" in error.value.errors[0].reason
+    with pytest.raises(ImportRejected) as error:
         read_table(None, b"", "list.csv")
     assert error.value.errors[0].reason == "the file is empty"
     with pytest.raises(ImportRejected) as error:
