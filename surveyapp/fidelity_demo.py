@@ -169,4 +169,4 @@ def _status_notes(db, round_ids: list[int]) -> str:
     i5 = fidelity.replace_indicator(db, i4, m3, "Forløbene er løbende; gennemførelse kan ikke afgrænses.", "M5",
                                     "Familier med opfølgning inden for 3 måneder", "%", baseline=40, target=80, actor=actor)
     fidelity.set_indicator_value(db, i5, m3, 63, "Første opgørelse efter ny definition.", actor=actor)
-    return f"status notes ({PROJECT}): 4 activities, 7 milestones, 5 indicators (1 dropped, 1 replaced)"
+    return f"status notes ({PROJECT}): 4 activities, 6 milestones, 5 indicators (1 dropped, 1 replaced)"
