@@ -141,7 +141,7 @@ def _parse_time(stamp: str) -> dt.datetime:
 
 def _people(db, round_id: int, units: list[str] | None) -> list[dict]:
     sql = ("SELECT i.id AS invitation_id, i.group_name, i.unit, i.eligible, i.ineligible_reason, i.completed, "
-           "p.key, p.name, p.email, p.language, "
+           "i.started, p.key, p.name, p.email, p.language, "
            "EXISTS (SELECT 1 FROM responses r WHERE r.invitation_id = i.id AND r.status = 'complete') AS response_complete "
            "FROM invitations i JOIN people p ON p.id = i.person_id WHERE i.round_id = ? AND i.removed_at IS NULL")
     params: list = [round_id]

@@ -73,6 +73,33 @@ def _back_to(round_id: int, anchor: str = "respondents"):
     return redirect(url_for(f"console.{anchor}", round_id=round_id))
 
 
+ROW_REASONS = [
+    (r"'(.*)' is not an e-mail address", "'{0}' er ikke en e-mailadresse"),
+    (r"unknown group '(.*)' \(this round has (.*)\)", "ukendt gruppe '{0}' (runden har {1})"),
+    (r"group is required \(one of (.*)\)", "gruppe mangler (en af {0})"),
+    (r"language must be da or en, not '(.*)'", "sprog skal være da eller en, ikke '{0}'"),
+    (r"'(.*)' appears twice in the file \(first at line (\d+)\)", "'{0}' står to gange i filen (første gang i linje {1})"),
+    (r"'(.*)' is already on this round's list", "'{0}' er allerede på rundens liste"),
+    (r"neither key nor email is given", "hverken nøgle (key) eller e-mail er udfyldt"),
+    (r"longer than 200 characters", "længere end 200 tegn"),
+    (r"the file needs a column 'key' or 'email'", "filen skal have en kolonne 'key' eller 'email'"),
+    (r"the file has no respondents", "filen har ingen respondenter"),
+    (r"the file is empty", "filen er tom"),
+    (r"'(.*)' is not one of your units \((.*)\)", "'{0}' er ikke en af dine enheder ({1})"),
+    (r"unit is required \(one of your units: (.*)\)", "enhed mangler (en af dine enheder: {0})"),
+]
+
+
+@bp.app_template_filter("dansk")
+def danish_reason(message: str) -> str:
+    """An import row's reason in Danish (the services word them in English for the CLI)."""
+    for pattern, danish in ROW_REASONS:
+        match = re.fullmatch(pattern, str(message))
+        if match:
+            return danish.format(*match.groups())
+    return str(message)
+
+
 @bp.app_template_filter("when")
 def _when(stamp: str | None) -> str:
     """'2014-09-03T10:15:00+00:00' -> '3.9.2014 10:15' (UTC), for logs."""

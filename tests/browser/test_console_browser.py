@@ -155,6 +155,12 @@ def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp
     page.get_by_role("button", name="Vis hvem der får mail (prøvekørsel)").click()
     assert "Prøvekørsel: 18 ville få mail" in page.locator("#send-result").inner_text()
     assert handler.messages == []
+    page.once("dialog", lambda dialog: dialog.dismiss())  # "Send mails nu?" - no: nothing happens
+    page.get_by_role("button", name="Send nu").click()
+    page.wait_for_load_state()
+    assert "Prøvekørsel: 18 ville få mail" in page.locator("#send-result").inner_text()
+    assert page.locator("#sent-count").count() == 0 and handler.messages == []
+    page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Send nu").click()
     assert page.locator("#sent-count").inner_text() == "18"
     assert len(handler.messages) == 18

@@ -104,9 +104,9 @@ def test_bad_csv_flags_every_bad_row_and_stores_nothing(cdb, as_user, console_db
     assert response.status_code == 422
     assert flagged_lines(html) == BAD_LINES
     assert "Intet er gemt" in html
-    for reason in ("'not-an-address' is not an e-mail address", "unknown group 'borgere'",
-                   "'hor-20' appears twice in the file (first at line 2)", "'hor-1' is already on this round's list",
-                   "neither key nor email is given"):
+    for reason in ("'not-an-address' er ikke en e-mailadresse", "ukendt gruppe 'borgere' (runden har ledere, medarbejdere)",
+                   "'hor-20' står to gange i filen (første gang i linje 2)", "'hor-1' er allerede på rundens liste",
+                   "hverken nøgle (key) eller e-mail er udfyldt"):
         assert reason in html.replace("&#39;", "'"), reason
     assert 'name="upload_id"' not in html  # nothing to confirm
     assert counts(cdb) == before and uploads(console_db_path) == []
@@ -149,7 +149,7 @@ def test_unit_lead_cannot_upload_people_of_other_units(cdb, as_user):
     response = post_file(as_user("lead"), round_id, GOOD_CSV, "liste.csv")
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and flagged_lines(html) == {4}  # the Kolding row
-    assert "'Kolding' is not one of your units (Horsens)" in html.replace("&#39;", "'")
+    assert "'Kolding' er ikke en af dine enheder (Horsens)" in html.replace("&#39;", "'")
     assert counts(cdb) == before
 
 
@@ -158,7 +158,7 @@ def test_unreadable_file_and_closed_round(cdb, as_user):
     admin = as_user("boss")
     before = counts(cdb)
     empty = post_file(admin, round_id, b"", "tom.csv")
-    assert empty.status_code == 422 and "the file is empty" in empty.get_data(as_text=True)
+    assert empty.status_code == 422 and "filen er tom" in empty.get_data(as_text=True)
     garbage = post_file(admin, round_id, b"PK\x03\x04 not really a workbook", "liste.xlsx")
     assert garbage.status_code == 422
     rounds.close_round(cdb, round_id, actor="test")
