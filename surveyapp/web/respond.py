@@ -163,11 +163,11 @@ def _gate(visit: Visit, changing: bool = False) -> None:
     if visit.round["status"] == "draft":
         raise Stop((render_template("respond/message.html", kind="not_open", title=_("Spørgeskemaet er ikke åbnet endnu"),
                                     message=_("Du kan svare, når målerunden åbner. Brug det samme link igen senere."),
-                                    visit=visit), 403))
+                                    visit=visit, title_text=loc(visit.q, "title")), 403))
     if visit.round["status"] != "open":
         raise Stop((render_template("respond/message.html", kind="closed", title=_("Spørgeskemaet er lukket"),
                                     message=_("Målerunden er afsluttet, så der kan ikke længere svares. Tak for din interesse."),
-                                    visit=visit), 410))
+                                    visit=visit, title_text=loc(visit.q, "title")), 410))
 
 
 def _thanks(visit: Visit, already: bool = False):
