@@ -86,6 +86,11 @@ def console_site(live_app, live_server, smtp):
     db.conn.close()
 
 
+def check_axe(page, what: str) -> None:
+    violations = axe_violations(page)
+    assert violations == [], f"{what}: " + "; ".join(f"{v['id']} ({v['impact']}): {v['help']}" for v in violations)
+
+
 def people_csv(bad: bool) -> str:
     lines = ["key;email;name;group;unit"]
     n = 0
@@ -107,6 +112,7 @@ def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp
 
     page.goto(f"{base}/console/")
     assert "/login" in page.url
+    check_axe(page, "login")
     page.get_by_label("Brugernavn").fill("chef")
     page.get_by_label("Adgangskode").fill("chef-password-1")
     page.get_by_role("button", name="Log ind").click()
@@ -136,6 +142,7 @@ def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp
     assert page.locator("#preview-errors").is_visible()
     assert sorted(page.locator("tr.bad").evaluate_all("rows => rows.map(r => r.dataset.line)")) == ["4", "9"]
     page.screenshot(path=str(output_dir / "console-preview-errors.png"), full_page=True)
+    check_axe(page, "preview with errors")
     assert db.execute("SELECT COUNT(*) FROM invitations").fetchone()[0] == 0
 
     # The corrected file: preview, then confirm.
@@ -146,6 +153,7 @@ def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp
     page.get_by_role("button", name="Vis forhåndsvisning").click()
     assert "18 respondenter er klar" in page.locator("#preview-ok").inner_text()
     assert db.execute("SELECT COUNT(*) FROM invitations").fetchone()[0] == 0
+    check_axe(page, "preview")
     page.get_by_role("button", name="Bekræft og tilføj 18 respondenter").click()
     assert "18 respondenter er føjet til listen" in page.locator(".flash").inner_text()
     assert page.locator("#respondents tbody tr").count() == 18
@@ -155,6 +163,7 @@ def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp
     page.get_by_role("button", name="Vis hvem der får mail (prøvekørsel)").click()
     assert "Prøvekørsel: 18 ville få mail" in page.locator("#send-result").inner_text()
     assert handler.messages == []
+    check_axe(page, "dry run")
     page.once("dialog", lambda dialog: dialog.dismiss())  # "Send mails nu?" - no: nothing happens
     page.get_by_role("button", name="Send nu").click()
     page.wait_for_load_state()
@@ -202,14 +211,17 @@ def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp
     assert page.locator("#bar-chart rect.bar").count() == 6
     assert page.locator("#daily-chart circle").count() == 10   # opening day to today
     page.screenshot(path=str(output_dir / "console-dashboard.png"), full_page=True)
-    violations = axe_violations(page)
-    assert violations == [], "; ".join(f"{v['id']}: {v['help']}" for v in violations)
+    check_axe(page, "dashboard")
 
     page.goto(f"{base}/console/rounds/{round_id}/respondents")
     assert page.locator("#respondents .mail-status").first.inner_text().startswith("sendt")
     page.screenshot(path=str(output_dir / "console-respondents.png"), full_page=True)
+    check_axe(page, "respondents")
+    page.goto(f"{base}/console/rounds/{round_id}/templates")
+    check_axe(page, "templates")
     page.goto(f"{base}/console/audit")
     audit_text = page.locator("#audit").inner_text()
     for action in ("round.created", "round.opened", "respondents.imported", "mail.invitations_sent"):
         assert action in audit_text
     assert "chef" in audit_text
+    check_axe(page, "audit log")

@@ -290,3 +290,19 @@ def test_cli_sends_invitations_and_reminders_for_cron(console_db_path, smtp_serv
     failing = runner.invoke(main, ["--db", str(console_db_path), "invitations", "send", "Marts 2015"])
     assert failing.exit_code == 1 and "sent 0, skipped 5, failed 1" in failing.stdout
     assert "could not connect" in failing.stderr
+
+
+@pytest.mark.parametrize("tls,reason", [("ssl", "(ssl)"), ("starttls", "(starttls)")])
+def test_tls_settings_reach_the_server_and_a_failed_handshake_is_recorded(cdb, smtp_server, tls, reason):
+    # The loopback server speaks plain SMTP only: implicit TLS and STARTTLS both fail, and say so.
+    settings = {**smtp_settings(smtp_server), "SMTP_TLS": tls}
+    result = mail.send(cdb, round_id_of(cdb), "invitation", settings, SECRET, actor="tester")
+    assert (result["sent"], result["failed"]) == (0, 5) and smtp_server.messages == []
+    errors = {r["error"] for r in cdb.query("SELECT error FROM mails")}
+    assert len(errors) == 1 and f"127.0.0.1:{smtp_server.port} {reason}" in errors.pop()
+
+
+def test_unknown_tls_setting_is_refused_before_anything_is_claimed(cdb, smtp_server):
+    with pytest.raises(SurveyError, match="none, starttls or ssl"):
+        mail.send(cdb, round_id_of(cdb), "invitation", {**smtp_settings(smtp_server), "SMTP_TLS": "tls"}, SECRET)
+    assert mail_rows(cdb) == []
