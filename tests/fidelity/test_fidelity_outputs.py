@@ -68,6 +68,7 @@ def test_profile_page_and_one_page_pdf(admin, answered):
     assert "fidelity.css" in page
     table = page.split('id="profile-table"')[1].split("</table>")[0]
     assert 'light-green">4,0' in table and 'light-yellow">3,5' in table and "-0,5" in table
+    assert 'class="target">mål 3,5' in table  # the R2 target of index A, from the YAML
     assert "Beskrevet, ikke anvendt" in page and "Familiebehandling, Mentorstøtte, Andet" in page
     lowest = page.split('id="lowest-items"')[1].split("</table>")[0]
     assert lowest.index("Udsagn A4") < lowest.index("Udsagn A1")
