@@ -222,6 +222,30 @@ def counts_caption(cutoff, split, denominator, as_of, background="baseline", fir
     return " ".join(parts)
 
 
+# ---------------------------------------------------------------- small numbers
+
+
+def suppress(rows: list[dict], n_key: str, hidden_keys) -> list[dict]:
+    """Blank `hidden_keys` in rows marked "suppressed" (fewer than min n), and keep a total
+    from giving them away: when exactly one unit row is suppressed while the total ("I alt",
+    the last row) is shown, the next smallest unit row is suppressed too, so the hidden one
+    cannot be recovered by subtraction. n itself always stays visible."""
+    units = [r for r in rows if r["unit"] != "I alt"]
+    total = rows[-1] if rows and rows[-1]["unit"] == "I alt" else None
+    hidden = [r for r in units if r["suppressed"]]
+    shown = [r for r in units if not r["suppressed"]]
+    if total is not None and not total["suppressed"] and len(hidden) == 1 and shown:
+        second = min(shown, key=lambda r: (r[n_key], r["unit"]))
+        second["suppressed"] = True
+        second["note_reason"] = "skjult, så den lille celle ikke kan regnes ud fra totalen"
+    for row in rows:
+        if row["suppressed"]:
+            for key in hidden_keys:
+                row[key] = None
+            row["note"] = "for få svar"
+    return rows
+
+
 # ---------------------------------------------------------------- paired comparisons
 
 
@@ -303,11 +327,8 @@ def paired(people: list[dict], score_id: str, questionnaire: str, first: str = "
         row = {"unit": unit, "score": score_id, "questionnaire": questionnaire, "n_sample": n_sample, "n_asked": n_asked,
                "denominator": base, "pair_share": None if not base else 100.0 * len(a) / base, **test,
                "suppressed": len(a) < min_n}
-        if row["suppressed"]:
-            for key in ("mean_a", "mean_b", "mean_diff", "sd_diff", "t", "p_t", "wilcoxon_w", "p_wilcoxon"):
-                row[key] = None
-            row["note"] = "for få svar"
         rows.append(row)
+    suppress(rows, "n_pairs", ("mean_a", "mean_b", "mean_diff", "sd_diff", "t", "p_t", "wilcoxon_w", "p_wilcoxon"))
     total = rows[-1]
     caption = (f"{score_id}: {first} sammenlignet med {second} for de samme personer (parret): kun personer med en "
                f"fuldført {questionnaire}-måling både ved {first} og {second}. n par = {total['n_pairs']} af "
@@ -365,3 +386,61 @@ def paired_figure(result: dict, path, title: str, cutoffs: list[dict] | None = N
         for number, pair in enumerate(result["pairs"], start=1):
             writer.writerow([number, pair[first], pair[second]])
     return path, csv_path
+
+
+# ---------------------------------------------------------------- single items with routing
+
+
+def item_table(people: list[dict], questionnaire: str, item: str, options: list[dict], slot: str,
+               cutoff=None, denominator: str = "asked", min_n: int = 5) -> dict:
+    """Answers to one choice item at one measurement, per unit, as counts and shares.
+
+    Only complete measurements with `questionnaire` at `slot` (on or before the cut-off) count.
+    "asked" = those measured whom the schedule asks the item (e.g. over 13 on the measurement
+    date); "sample" = everyone measured with the questionnaire at the slot, asked or not.
+    `options`: [{"code", "label"}] in display order. Measurements carry "answers" and "hidden".
+    """
+    if denominator not in DENOMINATORS:
+        raise ValueError(f"denominator must be one of {', '.join(DENOMINATORS)}")
+    c = _date(cutoff)
+    groups: dict[str, dict] = {}
+    for person in people:
+        if not included(person, cutoff):
+            continue
+        for m in person.get("measurements", []):
+            if m["questionnaire"] != questionnaire or m["slot"] != slot or not m.get("complete") or not m.get("reference_date"):
+                continue
+            if c is not None and _date(m["reference_date"]) > c:
+                continue
+            for unit in (person["unit"], "I alt"):
+                g = groups.setdefault(unit, {"n_sample": 0, "n_asked": 0, "n_answered": 0, "codes": {}})
+                g["n_sample"] += 1
+                if item in (m.get("hidden") or []):
+                    continue
+                g["n_asked"] += 1
+                value = (m.get("answers") or {}).get(item)
+                if value is not None:
+                    g["n_answered"] += 1
+                    g["codes"][value] = g["codes"].get(value, 0) + 1
+            break
+    rows = []
+    for unit in sorted(groups, key=lambda u: (u == "I alt", u)):
+        g = groups[unit]
+        base = g["n_asked"] if denominator == "asked" else g["n_sample"]
+        row = {"unit": unit, "n_sample": g["n_sample"], "n_asked": g["n_asked"], "n_answered": g["n_answered"],
+               "not_answered": g["n_asked"] - g["n_answered"], "denominator": base, "suppressed": g["n_answered"] < min_n}
+        for option in options:
+            n = g["codes"].get(option["code"], 0)
+            row[f"n_{option['code']}"] = n
+            row[f"share_{option['code']}"] = None if not base else 100.0 * n / base
+        rows.append(row)
+    suppress(rows, "n_answered", [f"{kind}_{o['code']}" for o in options for kind in ("n", "share")] + ["not_answered"])
+    total = rows[-1] if rows else {"n_sample": 0, "n_asked": 0, "denominator": 0}
+    caption = (f"{item} ({questionnaire}) ved {slot}: fuldførte målinger. Procenter af "
+               f"{'dem, der blev stillet spørgsmålet' if denominator == 'asked' else 'alle målte med skemaet (også dem, der ikke blev spurgt)'}"
+               f": N = {total['denominator']} (spurgt {total['n_asked']} af {total['n_sample']} målte).")
+    caption += f" Enheder med under {min_n} svar vises uden fordeling (for få svar)."
+    if cutoff:
+        caption += f" Skæringsdato {_da_date(cutoff)}."
+    return {"rows": rows, "caption": caption, "rules": {"denominator": denominator, "slot": slot, "min_n": min_n,
+                                                        "cutoff": c.isoformat() if c else None}}

@@ -585,14 +585,19 @@ def person_records(db, project: str, today=None, units: list[str] | None = None)
         plan = member_plan(db, member, today, found)
         measurements = []
         for m in found:
-            scores = {}
+            scores, answers, hidden = {}, {}, []
             if m["complete"] and m["response_id"]:
                 q = questionnaire_store.get_version(db, m["questionnaire_version_id"])
                 answers = responses.load_answers(db, m["response_id"], q)
                 for spec, items in _score_specs(q):
                     scores[spec["id"]] = analysis.compute_score(answers, spec, items)
+                if m["measured_on"]:
+                    schedule = get_schedule(db, member["schedule_id"])
+                    hidden = sorted(schedule.hidden_items(m["questionnaire_id"], member["role"],
+                                                          age_on(member["birth_date"], m["measured_on"])))
             measurements.append({"slot": m["slot"], "questionnaire": m["questionnaire_id"], "reference_date": m["measured_on"],
-                                 "complete": m["complete"], "mode": m["registration_mode"], "scores": scores})
+                                 "complete": m["complete"], "mode": m["registration_mode"], "scores": scores,
+                                 "answers": answers, "hidden": hidden})
         records.append({"person": member["key"], "unit": member["unit"], "case": member["case_key"], "role": member["role"],
                         "birth_date": member["birth_date"], "intake": member["intake_on"], "closed_on": member["closed_on"],
                         "slots": {p["slot"]: {"target": p["target"], "window_start": p["window_start"],
@@ -642,3 +647,32 @@ def paired_tables(db, project: str, first: str = "M1", second: str = "M2", cutof
                                  denominator, by_unit, min_n, today, definition["cutoffs"])
         tables.append({**definition, **result})
     return tables
+
+
+def routed_items(db, project: str) -> list[dict]:
+    """The choice items the project's schedules ask only some members (item rules), with options."""
+    out = []
+    for row in db.query("SELECT DISTINCT schedule_id FROM cases WHERE project_id = ?", [project]):
+        schedule = get_schedule(db, row["schedule_id"])
+        for rule in schedule.item_rules:
+            q = questionnaire_store.get_version(db, questionnaire_store.resolve_version(db, rule.questionnaire)["id"])
+            item = q.item(rule.item)
+            if item.type not in ("single", "scale"):
+                continue
+            out.append({"questionnaire": q.id, "item": item.id, "text": item.text,
+                        "rule": rule.age.describe() if rule.age else ", ".join(rule.roles or []),
+                        "options": [{"code": o.code, "label": o.label} for o in q.options(item) + q.missing_options(item)]})
+    return out
+
+
+def item_tables(db, project: str, slot: str = "M1", cutoff=None, denominator: str = "asked", today=None,
+                units: list[str] | None = None) -> list[dict]:
+    if cutoff:
+        cutoff = _date(cutoff, "--cutoff")
+    if denominator not in analysis.DENOMINATORS:
+        raise SurveyError(f"denominator must be one of {', '.join(analysis.DENOMINATORS)}")
+    min_n = (db.execute("SELECT min_n FROM projects WHERE id = ?", (project,)).fetchone() or {"min_n": 5})["min_n"]
+    records = person_records(db, project, today, units)
+    return [{**spec, **analysis.item_table(records, spec["questionnaire"], spec["item"], spec["options"], slot, cutoff,
+                                           denominator, min_n)}
+            for spec in routed_items(db, project)]

@@ -227,3 +227,24 @@ def paired(app, first, second, cutoff, denominator, by_unit, figure_dir, project
     if fmt == "table":
         for table in tables:
             click.echo("\n" + table["caption"])
+
+
+@cases.command("items")
+@click.option("--slot", default="M1", show_default=True)
+@click.option("--cutoff", default=None)
+@click.option("--denominator", type=click.Choice(["sample", "asked"]), default="asked", show_default=True)
+@project_option
+@today_option
+@format_option
+@pass_app
+def items(app, slot, cutoff, denominator, project, today, fmt):
+    """Answers to the items the schedule asks only some people (e.g. over 13), per unit."""
+    tables = service.item_tables(app.db, project, slot, cutoff, denominator, today)
+    if fmt == "json":
+        emit(tables, fmt)
+        return
+    for table in tables:
+        codes = [f"n_{o['code']}" for o in table["options"]]
+        emit(table["rows"], fmt, ["unit", "n_sample", "n_asked", "n_answered", *codes, "note"])
+        if fmt == "table":
+            click.echo("\n" + table["caption"] + "\n")

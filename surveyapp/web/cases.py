@@ -292,5 +292,53 @@ def counts():
                                            by_unit=args.get("by_unit") == "1", today=_today(), units=allowed_units())
         except SurveyError as exc:
             paired_error = str(exc)
-    return render_template("cases/counts.html", result=result, paired=paired, error=error or paired_error, args=args,
-                           denominator=denominator, project=project, projects=service.projects_with_cases(db)), (400 if error else 200)
+    item_slot = args.get("item_slot") or "M1"
+    item_denominator = "sample" if args.get("item_denominator") == "sample" else "asked"
+    items = []
+    if result is not None:
+        try:
+            items = service.item_tables(db, project, item_slot, args.get("cutoff") or None, item_denominator, _today(),
+                                        allowed_units())
+        except SurveyError as exc:
+            paired_error = paired_error or str(exc)
+    slots = []
+    for row in db.query("SELECT DISTINCT schedule_id FROM cases WHERE project_id = ?", [project]):
+        slots = service.get_schedule(db, row["schedule_id"]).slot_ids()
+    figure_args = {k: v for k, v in args.items() if k in ("project", "cutoff", "denominator", "today")}
+    return render_template("cases/counts.html", result=result, paired=paired, items=items, error=error or paired_error,
+                           args=args, denominator=denominator, item_slot=item_slot, item_denominator=item_denominator,
+                           slots=slots, figure_args=figure_args, project=project,
+                           projects=service.projects_with_cases(db)), (400 if error else 200)
+
+
+@bp.get("/figures/paired-<score>.<kind>")
+@roles_required("evaluator", "unit_lead")
+def paired_figure(score: str, kind: str):
+    """The paired M1-M2 figure of one score (PNG), or the CSV of the numbers it draws."""
+    import tempfile
+    from pathlib import Path
+
+    from flask import Response
+
+    from analysis.progress import paired_figure as draw
+
+    if kind not in ("png", "csv"):
+        abort(404)
+    db = get_db()
+    try:
+        tables = service.paired_tables(db, _project(), cutoff=request.args.get("cutoff") or None,
+                                       denominator="asked" if request.args.get("denominator") == "asked" else "sample",
+                                       today=_today(), units=allowed_units())
+    except SurveyError:
+        abort(400)
+    table = next((t for t in tables if t["score"] == score), None)
+    if table is None:
+        abort(404)
+    with tempfile.TemporaryDirectory() as folder:
+        png, csv_path = draw(table, Path(folder) / f"paired-{score}.png", table["title"], table["cutoffs"])
+        data = (png if kind == "png" else csv_path).read_bytes()
+    mimetype = "image/png" if kind == "png" else "text/csv; charset=utf-8"
+    response = Response(data, mimetype=mimetype)
+    if kind == "csv":
+        response.headers["Content-Disposition"] = f"attachment; filename=paired-{score}.csv"
+    return response

@@ -204,3 +204,61 @@ def test_counts_from_registered_measurements(loaded, secret):
     assert rows["Odense"]["m1_only"] == 1 and rows["I alt"]["n_sample"] == 3
     later = cases.count_table(db, "fp", today="2024-06-01")
     assert {r["unit"]: r["m1_and_m2"] for r in later["rows"]} == {"Aarhus": 1, "Odense": 0, "I alt": 1}
+
+
+# ---------------------------------------------------------------- an item asked only of some (over 13)
+
+FRITIDSJOB = [{"code": 1, "label": "Ja"}, {"code": 2, "label": "Nej"}]
+
+
+def youth(key, unit, answer, asked=True, slot="M1", date="2023-07-12"):
+    p = person(key, unit, "2023-01-10")
+    answers = {"trivsel_humoer": 4}
+    if answer is not None:
+        answers["fritidsjob"] = answer
+    p["measurements"] = [{"slot": slot, "questionnaire": "trivsel-unge", "reference_date": date, "complete": True,
+                          "scores": {}, "answers": answers, "hidden": [] if asked else ["fritidsjob"]}]
+    return p
+
+
+def test_item_shares_over_those_asked_or_everyone_measured():
+    people = [youth("a1", "A", 1), youth("a2", "A", 1), youth("a3", "A", 2), youth("a4", "A", None),
+              youth("a5", "A", None, asked=False), youth("a6", "A", None, asked=False),
+              youth("b1", "B", 1), youth("b2", "B", 2), youth("b3", "B", 2), youth("b4", "B", 2), youth("b5", "B", 1),
+              youth("c1", "B", 1, slot="M2", date="2024-01-12")]   # another slot: not in the M1 table
+    asked = progress.item_table(people, "trivsel-unge", "fritidsjob", FRITIDSJOB, "M1", denominator="asked", min_n=3)
+    rows = {r["unit"]: r for r in asked["rows"]}
+    assert (rows["A"]["n_sample"], rows["A"]["n_asked"], rows["A"]["n_answered"], rows["A"]["not_answered"]) == (6, 4, 3, 1)
+    assert rows["A"]["share_1"] == pytest.approx(100 * 2 / 4)
+    assert (rows["I alt"]["n_1"], rows["I alt"]["n_2"], rows["I alt"]["denominator"]) == (4, 4, 9)
+    assert rows["I alt"]["share_1"] == pytest.approx(100 * 4 / 9)
+    assert "spurgt 9 af 11 målte" in asked["caption"] and "dem, der blev stillet spørgsmålet" in asked["caption"]
+    everyone = progress.item_table(people, "trivsel-unge", "fritidsjob", FRITIDSJOB, "M1", denominator="sample", min_n=3)
+    assert everyone["rows"][-1]["share_1"] == pytest.approx(100 * 4 / 11)
+    assert "alle målte med skemaet" in everyone["caption"]
+
+
+def test_one_small_cell_is_not_given_away_by_the_total():
+    people = ([youth(f"a{i}", "A", 1) for i in range(2)] + [youth(f"b{i}", "B", 2) for i in range(5)]
+              + [youth(f"c{i}", "C", 1) for i in range(4)])
+    rows = {r["unit"]: r for r in progress.item_table(people, "trivsel-unge", "fritidsjob", FRITIDSJOB, "M1", min_n=3)["rows"]}
+    assert rows["A"]["suppressed"] and rows["A"]["n_1"] is None and rows["A"]["n_answered"] == 2
+    # Total minus B would reveal A, so the next smallest unit (C, 4 answers) is hidden as well.
+    assert rows["C"]["suppressed"] and rows["C"]["n_1"] is None
+    assert not rows["B"]["suppressed"] and rows["B"]["n_2"] == 5
+    assert not rows["I alt"]["suppressed"] and rows["I alt"]["n_1"] == 6
+
+
+def test_item_tables_from_the_database_use_the_age_on_the_measurement_date(loaded, secret):
+    from conftest import trivsel
+    db = loaded
+    cases.open_case(db, "fp", "F1", "Aarhus", "2024-01-10")
+    cases.add_member(db, "F1", "F1-1", "barn", "2010-06-15")   # 13 on 14.6.2024, 14 from 15.6.2024
+    cases.add_member(db, "F1", "F1-2", "barn", "2012-01-01")   # 12
+    cases.register_measurement(db, secret, "F1-1", "M1", "trivsel-unge", trivsel(4, 4, 4, 4, 4, fritidsjob=1),
+                               "in_person", "2024-06-15", "anna")
+    cases.register_measurement(db, secret, "F1-2", "M1", "trivsel-unge", trivsel(3, 3, 3, 3, 3), "in_person", "2024-07-01", "anna")
+    (table,) = cases.item_tables(db, "fp", "M1", denominator="sample", today="2024-08-01")
+    total = table["rows"][-1]
+    assert (table["item"], total["n_sample"], total["n_asked"], total["n_answered"]) == ("fritidsjob", 2, 1, 1)
+    assert total["suppressed"] and total["n_1"] is None   # 1 answer < min n 5

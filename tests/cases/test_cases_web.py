@@ -213,3 +213,21 @@ def test_link_without_email_is_a_clear_error(site, db_path):
     shown = client.post(f"/cases/members/{child}/link/M1")
     assert shown.status_code == 200 and "/s/" in shown.get_data(as_text=True)
     assert collector.messages == []
+
+
+def test_counts_page_figure_and_csv(site, db_path, secret):
+    app, _ = site
+    db = connect(db_path)
+    db.execute("UPDATE projects SET min_n = 1 WHERE id = 'fp'")
+    answers = {f"who5_{i}": "2" for i in range(1, 6)}
+    cases.register_measurement(db, secret, "F1-1", "M1", "who5", answers, "phone", "2024-07-10", "anna")
+    cases.register_measurement(db, secret, "F1-1", "M2", "who5", {**answers, "who5_5": "4"}, "phone", "2025-01-10", "anna")
+    db.conn.close()
+    client = client_for(app, "evaluator", "evaluator-pass-1")
+    html = client.get("/cases/counts?today=2025-02-01").get_data(as_text=True)
+    assert 'id="paired-who5"' in html and 'id="item-fritidsjob"' in html
+    png = client.get("/cases/figures/paired-who5.png?today=2025-02-01")
+    assert png.status_code == 200 and png.mimetype == "image/png" and png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    csv_text = client.get("/cases/figures/paired-who5.csv?today=2025-02-01").get_data(as_text=True)
+    assert csv_text.splitlines() == ["pair,M1,M2", "1,40.0,48.0"]   # 2x5x4 = 40; (2x4+4)x4 = 48
+    assert client.get("/cases/figures/paired-nope.png").status_code == 404
