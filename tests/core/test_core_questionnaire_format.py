@@ -386,3 +386,48 @@ def test_questionnaire_error_lists_problems_for_services(tmp_path):
     with pytest.raises(QuestionnaireError) as error:
         load_file(path)
     assert [str(p) for p in error.value.problems] == [f"{path}:16: duplicate item id 'a1'"]
+
+
+# ---------------------------------------------------------------- robustness
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 12) | st.sampled_from(["", "a1", "a2", "grad5", "x y", "text", "scale"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["id", "text", "scale", "items", "options", "code", "label", "show_if", "item", "equals", "type"]),
+        children, max_size=3),
+    max_leaves=8)
+
+
+def _paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, path + (key,))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _paths(child, path + (index,))
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_damage_is_reported_never_a_crash(data):
+    """Whatever part of a valid file is replaced by whatever value, `check` answers with
+    FILE:LINE problems inside the file (or accepts it), never with a traceback."""
+    doc = yaml.safe_load(BASE + "indices:\n  - {id: idx, title: I, items: [a1, a2], thresholds: {green: 4, yellow: 3}}\n")
+    paths = [p for p in _paths(doc) if p]
+    path = data.draw(st.sampled_from(paths))
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = data.draw(json_values)
+    text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+    try:
+        parse(text, "f.yaml")
+    except QuestionnaireError as error:
+        assert error.problems
+        for problem in error.problems:
+            assert problem.file == "f.yaml" and 1 <= problem.line <= len(text.splitlines())
+            assert problem.message
