@@ -6,6 +6,7 @@ can be shown again with the respondent's input and the reasons next to the items
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 
 from . import audit, tokens
@@ -391,6 +392,10 @@ def import_responses(db, round_ref, path: str | Path | None = None, data: bytes 
     if errors:
         raise ImportRejected(name, errors)
     stamp = dt.date.today().isoformat() if anonymous else now()
+    if anonymous:
+        # Response ids follow insertion order; shuffled, they say nothing about the file's order
+        # (which is often the respondent list's order).
+        random.SystemRandom().shuffle(parsed_rows)
     answer_count = 0
     with transaction(db):
         next_id = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM responses").fetchone()[0]

@@ -309,3 +309,21 @@ def test_links_resolve_to_their_invitations(cli, db_path, listed, secret):
     db.conn.close()
     csv_out = cli("invitations", "links", listed).stdout.splitlines()
     assert csv_out[0] == "key,email,group,unit,url" and len(csv_out) == 6
+
+
+def test_anonymous_import_does_not_keep_the_file_order(cli, db_path, small_yaml, tmp_path):
+    cli("questionnaire", "load", small_yaml)
+    cli("round", "create", "--name", "Anon", "--questionnaire", "small", "--anonymous")
+    keys = [f"P{n:02d}" for n in range(40)]
+    cli("respondents", "import", "Anon", _csv(tmp_path / "list.csv", "key,group\n" + "".join(f"{k},staff\n" for k in keys)))
+    # Each respondent gets a distinct answer pattern, so the stored rows can be traced to file lines.
+    patterns = [(1 + n % 4, 1 + n // 4 % 4, 1 + n // 16 % 4) for n in range(40)]
+    body = "".join(f"{k},{a},{b},{c}\n" for k, (a, b, c) in zip(keys, patterns))
+    cli("responses", "import", "Anon", _csv(tmp_path / "answers.csv", "key,q2,q3,q4\n" + body))
+    db = connect(db_path)
+    stored = [tuple(int(v) for v in row) for row in db.execute(
+        "SELECT MAX(CASE item_id WHEN 'q2' THEN value_num END), MAX(CASE item_id WHEN 'q3' THEN value_num END), "
+        "MAX(CASE item_id WHEN 'q4' THEN value_num END) FROM answers GROUP BY response_id ORDER BY response_id")]
+    db.conn.close()
+    assert sorted(stored) == sorted(patterns)
+    assert stored != patterns  # 1 in 40! that a shuffle keeps the order
