@@ -18,7 +18,7 @@ import io
 from statistics import fmean
 
 from analysis.formatting import decimal
-from analysis.indices import POOLED_NOTE, mean_of_unit_means, respondent_index, traffic_light
+from analysis.indices import POOLED_NOTE, cronbach_alpha, mean_of_unit_means, respondent_index, traffic_light
 
 # The unit is set against the mean of the OTHER units only when at least this many other units
 # have a score: with fewer, the "mean of the others" would all but name another municipality.
@@ -62,7 +62,7 @@ def overview(values_by_unit: dict[str, dict], indices: list[dict], round_name: s
     """The units x indices matrix for one round, plus the mean of unit means per index.
 
     rows: [{"unit", "cells": {index_id: {"score", "light", "answered", "n_items"}}}]
-    means: {index_id: {"score", "n_units", "light", "target"}}
+    means: {index_id: {"score", "n_units", "alpha", "light", "target"}}
     """
     scores = round_scores(values_by_unit, indices)
     rows = [{"unit": unit, "cells": {index["id"]: scores[index["id"]][unit] for index in indices}}
@@ -71,7 +71,9 @@ def overview(values_by_unit: dict[str, dict], indices: list[dict], round_name: s
     for index in indices:
         mean, n_units = mean_of_unit_means({u: c["score"] for u, c in scores[index["id"]].items()})
         thresholds = index.get("thresholds")
-        means[index["id"]] = {"score": mean, "n_units": n_units,
+        # Alpha over the units' item answers (complete cases only; None below 3 units or 2 items).
+        alpha = cronbach_alpha([[values.get(i) for i in index["items"]] for values in values_by_unit.values()])
+        means[index["id"]] = {"score": mean, "n_units": n_units, "alpha": alpha,
                               "light": traffic_light(mean, *thresholds) if thresholds else None,
                               "target": (index.get("targets") or {}).get(round_name) if round_name else None}
     return {"round": round_name, "indices": [_index_head(i) for i in indices], "rows": rows, "means": means}
@@ -85,12 +87,12 @@ def overview_rows(matrix: dict) -> list[dict]:
             cell = row["cells"][index["id"]]
             rows.append({"round": matrix["round"], "unit": row["unit"], "index": index["id"], "score": _r(cell["score"]),
                          "light": cell["light"], "answered_items": cell["answered"], "n_items": cell["n_items"],
-                         "n_units": None})
+                         "n_units": None, "alpha": None})
     for index in matrix["indices"]:
         mean = matrix["means"][index["id"]]
         rows.append({"round": matrix["round"], "unit": None, "index": index["id"], "score": _r(mean["score"]),
                      "light": mean["light"], "answered_items": None, "n_items": len(index["items"]),
-                     "n_units": mean["n_units"]})
+                     "n_units": mean["n_units"], "alpha": _r(mean["alpha"])})
     return rows
 
 
@@ -310,6 +312,7 @@ def index_rules(indices: list[dict], min_other: int = MIN_OTHER_UNITS, scale_tex
         for round_name, target in (index.get("targets") or {}).items():
             rules.append(f"Mål for {index['title']} i {round_name}: {decimal(target)}.")
     rules.append(POOLED_NOTE + ".")
+    rules.append("Cronbachs alfa: over enheder, der har besvaret alle indeksets udsagn (mindst 3 enheder).")
     rules.append(f"Sammenligning med de øvrige enheder vises kun, når mindst {min_other} andre enheder har svaret.")
     rules.append("Ændringer er i skalapoint og beregnet af uafrundede værdier.")
     return rules

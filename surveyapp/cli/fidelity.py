@@ -126,7 +126,7 @@ def overview(app, project, round_ref, fmt):
     matrix = service.overview(app.db, _project(app, project), round_ref)
     rows = fa.overview_rows(matrix)
     extra = {"round": matrix["round"], "ladders": matrix["ladders"], "checklists": matrix["checklists"]}
-    _out(rows, fmt, matrix["rules"], ["round", "unit", "index", "score", "light", "answered_items", "n_items", "n_units"], extra)
+    _out(rows, fmt, matrix["rules"], ["round", "unit", "index", "score", "light", "answered_items", "n_items", "n_units", "alpha"], extra)
 
 
 @fidelity.command("profile")

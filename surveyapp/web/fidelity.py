@@ -181,7 +181,7 @@ def overview_csv(project):
     _project(project)
     matrix = _overview(project)
     rows = fa.overview_rows(matrix)
-    columns = ["round", "unit", "index", "score", "light", "answered_items", "n_items", "n_units"]
+    columns = ["round", "unit", "index", "score", "light", "answered_items", "n_items", "n_units", "alpha"]
     return _download(service.to_csv(rows, columns, matrix["rules"]), f"fidelitet-{project}-{matrix['round']}.csv",
                      "text/csv; charset=utf-8")
 

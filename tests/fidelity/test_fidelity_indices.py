@@ -114,3 +114,16 @@ def test_lowest_items_ties_keep_questionnaire_order():
     rows = fa.lowest_items({"x": 3, "y": 1, "z": 3, "w": None}, ["x", "y", "z", "w"], {"x": "X"}, n=3)
     assert [(r["item"], r["value"]) for r in rows] == [("y", 1), ("x", 3), ("z", 3)]
     assert rows[1]["text"] == "X" and rows[0]["text"] == "y"
+
+
+def test_alpha_over_units_with_every_item_answered(db, answered):
+    import numpy as np
+
+    means = fidelity.overview(db, "fid", "R1")["means"]
+    # Index B: complete cases Syd (3, 2), Øst (5, 4), Vest (1, 2); Nord lacks b2.
+    items = np.array([[3, 2], [5, 4], [1, 2]], dtype=float)
+    k = items.shape[1]
+    expected = k / (k - 1) * (1 - items.var(axis=0, ddof=1).sum() / items.sum(axis=1).var(ddof=1))
+    assert means["ib"]["alpha"] == pytest.approx(expected) == pytest.approx(6 / 7)
+    # Index A: only Øst answered all four items -> too few units for alpha.
+    assert means["ia"]["alpha"] is None
