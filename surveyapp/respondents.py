@@ -29,6 +29,7 @@ def validate_rows(db, round_: dict, header: list[str], rows: list[tuple[int, dic
     errors, records, seen = [], [], {}
     for line, raw in rows:
         cell = {name: raw.get(lower[name], "").strip() if name in lower else "" for name in STANDARD_COLUMNS}
+        cell["language"] = cell["language"].casefold()  # "DA" and "da" alike
         email = cell["email"]
         key = cell["key"] or email.casefold()
         row_errors = []

@@ -51,7 +51,7 @@ def test_respondents_csv_imports_every_column(cli, db_path, round_, tmp_path):
     path = tmp_path / "list.csv"
     path.write_text("key,email,name,group,unit,language,afdeling\n"
                     "P1,anna@example.org,Anna,staff,Horsens,da,Skole\n"
-                    "P2,bo@example.org,Bo,lead,Horsens,en,\n"
+                    "P2,bo@example.org,Bo,lead,Horsens,EN,\n"
                     ",Carl@Example.org,Carl,staff,Vejle,,Dagtilbud\n", encoding="utf-8")
     result = cli("respondents", "import", round_, path)
     assert result.stdout.strip() == "imported 3 respondent(s)"
