@@ -62,8 +62,23 @@
       method: "POST", body: data, credentials: "same-origin", keepalive: !!leaving,
       headers: { "X-Autosave": "1", "X-CSRFToken": token ? token.value : "", "Accept": "application/json" }
     }).then(function (response) {
+      if (response.ok) { rebase(data); }
       say(response.ok ? "saved" : "failed");
     }).catch(function () { say("failed"); }).then(function () { pending = null; });
+  }
+
+  /* The hidden _base field holds the answers as stored when the page was loaded; the server keeps
+     the stored answer for every field this tab left as it was (so another tab's answer is not
+     blanked). Once this tab's answers are saved, they are the new base. */
+  function rebase(data) {
+    var field = form.querySelector("input[name=_base]");
+    if (!field) { return; }
+    var base;
+    try { base = JSON.parse(field.value); } catch (e) { return; }
+    Object.keys(base).forEach(function (name) {
+      base[name] = Array.isArray(base[name]) ? data.getAll(name) : (data.get(name) || "");
+    });
+    field.value = JSON.stringify(base);
   }
 
   function schedule(delay) {

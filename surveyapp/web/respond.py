@@ -15,6 +15,7 @@ submitted response 409. The view only calls services in `responses`; it stores n
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -286,6 +287,40 @@ def _posted(section) -> dict:
     return form
 
 
+def _comparable(item: Item, value) -> object:
+    if item.type == "multiple":
+        return sorted(str(v) for v in (value or []))
+    text = "" if value is None else str(value).strip()
+    return text.replace(",", ".") if item.type == "number" else text
+
+
+def base_values(visit: Visit, index: int) -> str:
+    """The page's stored answers as the form showed them (hidden field `_base`)."""
+    values = {item.id: _form_value(item, visit.answers.get(item.id))
+              for item in visit.q.sections[index].items if item.type != "info"}
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def _merge_with_other_tabs(visit: Visit, section, posted: dict) -> dict:
+    """A field this tab left as it was loaded keeps what is stored now, so a second tab (or an
+    older copy of the page) never blanks an answer given elsewhere in the meantime. Posts without
+    `_base` (scripts, old pages) are taken as they are."""
+    try:
+        base = json.loads(request.form.get("_base") or "null")
+    except ValueError:
+        base = None
+    if not isinstance(base, dict):
+        return posted
+    merged = dict(posted)
+    for item in section.items:
+        if item.type == "info" or item.id not in base:
+            continue
+        mine = posted.get(item.id, [] if item.type == "multiple" else "")
+        if _comparable(item, mine) == _comparable(item, base[item.id]):
+            merged[item.id] = _form_value(item, visit.answers.get(item.id))
+    return merged
+
+
 def _about(visit: Visit) -> dict | None:
     """Who or what a response registered on someone's behalf is about."""
     answered_by = visit.round["answered_by"]
@@ -312,7 +347,7 @@ def _render_page(visit: Visit, index: int, posted: dict | None = None, errors: d
         "respond/page.html", section=section, section_title=loc(section, "title"), section_intro=loc(section, "intro"),
         items=items, error_items=[i for i in items if i["error"]], number=index + 1, position=position, total=len(pages), first=first,
         intro=loc(visit.q, "intro") if first else None, has_back=not first or visit.round["answered_by"] != "self",
-        action_url=action_url or link("respond.page", token=visit.token, number=index + 1), **_common(visit))
+        base=base_values(visit, index), action_url=action_url or link("respond.page", token=visit.token, number=index + 1), **_common(visit))
     return html, status
 
 
@@ -405,7 +440,7 @@ def save(token: str, number: int):
     index = _section_index(visit, number)
     action = request.form.get("action", "next")
     section = visit.q.sections[index]
-    posted = _posted(section)
+    posted = _merge_with_other_tabs(visit, section, _posted(section))
     db = get_db()
     response = service.start_response(db, _secret(), token, visit.invitation)
     try:

@@ -262,3 +262,45 @@ def test_english_page_in_the_browser(browser, site):
     assert page.locator("h1").inner_text() == "Collaboration"
     check_axe(page, "English question page")
     context.close()
+
+
+def _autosaved(page):
+    return page.expect_response(lambda r: r.request.method == "POST" and r.request.headers.get("x-autosave") == "1")
+
+
+def test_autosave_then_changing_back_keeps_the_last_choice(desktop, site):
+    page = desktop
+    token = site["open"]["tokens"]["p2"]
+    invitation = site["open"]["invitations"]["p2"]
+    page.goto(f"{site['url']}/s/{token}/1")
+    page.get_by_label("Lærer").check()
+    page.get_by_role("button", name="Næste").click()
+    page.get_by_role("button", name="Tilbage").click()
+    with _autosaved(page) as saved:
+        page.get_by_label("Andet").check()
+    assert saved.value.ok
+    assert stored_answers(site["db"], invitation)["faggruppe"] == 7.0
+    with _autosaved(page) as saved:
+        page.get_by_label("Lærer").check()  # back to the answer the page was loaded with
+    assert saved.value.ok
+    assert stored_answers(site["db"], invitation)["faggruppe"] == 2.0
+    page.get_by_role("button", name="Næste").click()
+    assert stored_answers(site["db"], invitation) == {"faggruppe": 2.0}
+
+
+def test_two_tabs_on_the_same_link_lose_no_answer(browser, site):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="da-DK")
+    tab_a, tab_b = context.new_page(), context.new_page()
+    token = site["open"]["tokens"]["p2"]
+    tab_a.goto(f"{site['url']}/s/{token}/1")
+    tab_b.goto(f"{site['url']}/s/{token}/1")
+    with _autosaved(tab_a):
+        tab_a.get_by_label("Hvor mange år har du arbejdet på området?").fill("8")
+        tab_a.get_by_label("Hvor mange år har du arbejdet på området?").blur()
+    tab_b.get_by_label("Socialrådgiver").check()
+    tab_b.get_by_role("button", name="Næste").click()
+    tab_b.wait_for_url(f"**/s/{token}/2")
+    context.close()
+    assert site["db"].execute("SELECT COUNT(*) FROM responses WHERE invitation_id = ?",
+                              (site["open"]["invitations"]["p2"],)).fetchone()[0] == 1
+    assert stored_answers(site["db"], site["open"]["invitations"]["p2"]) == {"faggruppe": 1.0, "anciennitet": 8.0}

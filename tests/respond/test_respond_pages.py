@@ -399,3 +399,23 @@ def test_changing_an_earlier_answer_removes_answers_it_now_hides_on_later_pages(
     client.post(f"/s/{token}/1", data={"faggruppe": "2", "action": "next"})
     assert "sr_sager" not in answers_of(db, inv)
     assert "25" not in html(client.get(f"/s/{token}/review"))
+
+
+def test_an_old_copy_of_the_page_does_not_blank_answers_given_in_another_tab(app, survey, db):
+    s = survey()
+    token, inv = s["tokens"]["p1"], s["invitations"]["p1"]
+    tab_a, tab_b = app.test_client(), app.test_client()
+    page_b = html(tab_b.get(f"/s/{token}/1"))  # tab B loads page 1 while it is still empty
+    base_b = re.search(r'name="_base" value="([^"]*)"', page_b).group(1).replace("&#34;", '"').replace("&quot;", '"')
+    page_a = html(tab_a.get(f"/s/{token}/1"))
+    base_a = re.search(r'name="_base" value="([^"]*)"', page_a).group(1).replace("&#34;", '"').replace("&quot;", '"')
+    tab_a.post(f"/s/{token}/1", data={"anciennitet": "5", "_base": base_a}, headers={"X-Autosave": "1"})
+    # tab B answers only the group; its (stale) empty years field must not wipe tab A's answer
+    response = tab_b.post(f"/s/{token}/1", data={"faggruppe": "2", "anciennitet": "", "action": "next", "_base": base_b})
+    assert response.status_code == 302
+    assert answers_of(db, inv) == {"faggruppe": (2.0, None), "anciennitet": (5.0, None)}
+    # a field the tab did change is written, also to blank
+    page = html(tab_b.get(f"/s/{token}/1"))
+    base = re.search(r'name="_base" value="([^"]*)"', page).group(1).replace("&#34;", '"').replace("&quot;", '"')
+    tab_b.post(f"/s/{token}/1", data={"faggruppe": "2", "anciennitet": "", "action": "next", "_base": base})
+    assert answers_of(db, inv) == {"faggruppe": (2.0, None)}
