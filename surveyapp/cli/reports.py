@@ -39,7 +39,9 @@ def report_items(app, rounds, project, units, by, items, responded_only, fmt):
     rows = report_data.item_rows(app.db, list(rounds) or None, _by(by), project, _units(units), list(items) or None, responded_only)
     for row in rows:
         row.pop("round_index", None)
+    dims = [d for d in _by(by) if d not in ("group", "unit")]
     columns = [c for c in ITEM_COLUMNS if c in ("round", "item", "item_version") or any(c in r for r in rows[:1])]
+    columns[1:1] = dims
     emit(rows, fmt, columns)
 
 
