@@ -419,3 +419,15 @@ def test_an_old_copy_of_the_page_does_not_blank_answers_given_in_another_tab(app
     base = re.search(r'name="_base" value="([^"]*)"', page).group(1).replace("&#34;", '"').replace("&quot;", '"')
     tab_b.post(f"/s/{token}/1", data={"faggruppe": "2", "anciennitet": "", "action": "next", "_base": base})
     assert answers_of(db, inv) == {"faggruppe": (2.0, None)}
+
+
+def test_link_of_a_respondent_removed_from_the_list_stops_working(client, survey, db):
+    from surveyapp import respondents
+
+    s = survey()
+    token = s["tokens"]["p2"]
+    assert client.get(f"/s/{token}").status_code == 302
+    respondents.remove_respondent(db, s["invitations"]["p2"], actor="test")
+    assert client.get(f"/s/{token}").status_code == 404
+    assert client.post(f"/s/{token}/1", data=PAGE1_OK).status_code == 404
+    assert db.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 0
