@@ -189,9 +189,19 @@ def counts(app, cutoff, split, denominator, project, today, fmt):
     if fmt == "json":
         emit(result, fmt)
         return
-    columns = (["period"] if split else []) + ["unit", "n_sample", "background_only", "m1_only", "m1_and_m2",
-                                                "m2_without_m1", "none", "n_asked_baseline", "n_asked_M1", "n_asked_M2"]
-    emit(result["rows"], fmt, columns)
+    sets = ["background_only", "m1_only", "m1_and_m2", "m2_without_m1", "none"]
+    if fmt == "csv":
+        columns = (["period"] if split else []) + ["unit", "n_sample"] + [c for s in sets for c in (s, f"{s}_denominator", f"{s}_share")]
+        emit(result["rows"], fmt, columns + ["n_asked_baseline", "n_asked_M1", "n_asked_M2"])
+        return
+    shown = []
+    for row in result["rows"]:
+        entry = {k: row[k] for k in ("period", "unit", "n_sample") if k in row}
+        for s in sets:
+            share = row[f"{s}_share"]
+            entry[s] = f"{row[s]} ({share:.1f} % af {row[f'{s}_denominator']})".replace(".", ",") if share is not None else str(row[s])
+        shown.append(entry)
+    emit(shown, fmt)
     if fmt == "table":
         click.echo("\n" + result["caption"])
 
@@ -223,6 +233,10 @@ def paired(app, first, second, cutoff, denominator, by_unit, figure_dir, project
         emit(tables, fmt)
         return
     rows = [row for table in tables for row in table["rows"]]
+    if fmt == "table":
+        digits = {"mean_a": 1, "mean_b": 1, "mean_diff": 1, "p_t": 3, "p_wilcoxon": 3}
+        rows = [{**row, **{k: f"{row[k]:.{d}f}".replace(".", ",") for k, d in digits.items() if row.get(k) is not None}}
+                for row in rows]
     emit(rows, fmt, ["score", "unit", "n_pairs", "denominator", "mean_a", "mean_b", "mean_diff", "p_t", "p_wilcoxon", "note"])
     if fmt == "table":
         for table in tables:
