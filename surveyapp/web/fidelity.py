@@ -19,6 +19,7 @@ evaluator (read-only). The views only call `surveyapp.fidelity`.
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from analysis import fidelity as fa
 from .. import fidelity as service
@@ -126,7 +127,7 @@ def register(project):
             error, status = str(problem), 422
         else:
             if started["resumed"]:
-                flash(f"Registreringen for {unit} fortsætter (påbegyndt af {started['previous_registered_by'] or 'ukendt'}).", "info")
+                flash(_("Registreringen for %(unit)s fortsætter (påbegyndt af %(who)s).", unit=unit, who=started["previous_registered_by"] or _("ukendt")), "info")
             if "respond" in current_app.blueprints:
                 return redirect(url_for("respond.start", token=started["token"]))
             return render_template("fidelity/registered.html", project=project_row, started=started,
@@ -149,9 +150,9 @@ def reopen(project):
     try:
         service.reopen_registration(get_db(), round_ref, unit, reason, _actor(), project=project)
     except SurveyError as problem:
-        flash(f"Besvarelsen blev ikke genåbnet: {problem}", "error")
+        flash(_("Besvarelsen blev ikke genåbnet: %(problem)s", problem=problem), "error")
         return redirect(url_for("fidelity.register", project=project, round=round_ref, unit=unit))
-    flash(f"{unit}s besvarelse er genåbnet (registreret i auditloggen). Den kan nu registreres igen.", "info")
+    flash(_("Besvarelsen for %(unit)s er genåbnet (registreret i auditloggen). Den kan nu registreres igen.", unit=unit), "info")
     return redirect(url_for("fidelity.register", project=project, round=round_ref, unit=unit))
 
 
@@ -245,7 +246,10 @@ def _notes(project: str):
 def status(project):
     project_row = _project(project)
     notes = _notes(project)
-    return render_template("fidelity/status.html", project=project_row, n=notes, title="Status for aktiviteter og mål")
+    user = current_user()
+    units = ([""] if user["role"] == "admin" else []) + _visible_units(project)
+    return render_template("fidelity/status.html", project=project_row, n=notes, units=units,
+                           can_add=user["role"] in ("admin", "unit_lead"), title="Status for aktiviteter og mål")
 
 
 @bp.get("/<project>/status.<fmt>")
@@ -271,7 +275,7 @@ def _float(name: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise SurveyError(f"'{request.form.get(name)}' er ikke et tal") from None
+        raise SurveyError(_("'%(value)s' er ikke et tal", value=request.form.get(name))) from None
 
 
 @bp.post("/<project>/milestones/<int:milestone_id>")
@@ -284,9 +288,9 @@ def milestone_status(project, milestone_id):
             abort(403)
         service.set_milestone_status(db, milestone_id, request.form.get("round"), request.form.get("status") or None,
                                      _float("value"), request.form.get("comment"), actor=_actor())
-        flash("Status er gemt.", "info")
+        flash(_("Status er gemt."), "info")
     except SurveyError as problem:
-        flash(f"Status blev ikke gemt: {problem}", "error")
+        flash(_("Status blev ikke gemt: %(problem)s", problem=problem), "error")
     return _back(project)
 
 
@@ -301,9 +305,9 @@ def milestone_override(project, milestone_id):
         light = request.form.get("light") or None
         service.override_light(db, milestone_id, request.form.get("round"), None if light == "auto" else light,
                                request.form.get("reason"), actor=_actor())
-        flash("Trafiklyset er ændret." if light not in (None, "auto") else "Forslaget gælder igen.", "info")
+        flash(_("Trafiklyset er ændret.") if light not in (None, "auto") else _("Forslaget gælder igen."), "info")
     except SurveyError as problem:
-        flash(f"Trafiklyset blev ikke ændret: {problem}", "error")
+        flash(_("Trafiklyset blev ikke ændret: %(problem)s", problem=problem), "error")
     return _back(project)
 
 
@@ -317,9 +321,9 @@ def indicator_value(project, indicator_id):
             abort(403)
         service.set_indicator_value(db, indicator_id, request.form.get("round"), _float("value"), request.form.get("comment"),
                                     actor=_actor())
-        flash("Værdien er gemt.", "info")
+        flash(_("Værdien er gemt."), "info")
     except SurveyError as problem:
-        flash(f"Værdien blev ikke gemt: {problem}", "error")
+        flash(_("Værdien blev ikke gemt: %(problem)s", problem=problem), "error")
     return _back(project)
 
 
@@ -335,12 +339,76 @@ def indicator_retire(project, indicator_id):
             service.replace_indicator(db, indicator_id, request.form.get("round"), request.form.get("reason"),
                                       request.form.get("code"), request.form.get("title"), request.form.get("measure_unit"),
                                       _float("baseline"), _float("target"), request.form.get("direction") or None, actor=_actor())
-            flash("Indikatoren er erstattet.", "info")
+            flash(_("Indikatoren er erstattet."), "info")
         else:
             service.drop_indicator(db, indicator_id, request.form.get("round"), request.form.get("reason"), actor=_actor())
-            flash("Indikatoren er markeret som udgået.", "info")
+            flash(_("Indikatoren er markeret som udgået."), "info")
     except SurveyError as problem:
-        flash(f"Indikatoren blev ikke ændret: {problem}", "error")
+        flash(_("Indikatoren blev ikke ændret: %(problem)s", problem=problem), "error")
+    return _back(project)
+
+
+@bp.post("/<project>/activities")
+@roles_required(*LEADS)
+def activity_add(project):
+    _project(project)
+    unit = (request.form.get("unit") or "").strip()
+    if not _can_edit_unit(unit):
+        abort(403)
+    try:
+        service.add_activity(get_db(), project, request.form.get("code"), request.form.get("title"), request.form.get("owner"),
+                             unit, request.form.get("description") or None, request.form.get("from_round") or None, actor=_actor())
+        flash(_("Aktiviteten er oprettet."), "info")
+    except SurveyError as problem:
+        flash(_("Aktiviteten blev ikke oprettet: %(problem)s", problem=problem), "error")
+    return _back(project)
+
+
+@bp.post("/<project>/activities/<int:activity_id>/milestones")
+@roles_required(*LEADS)
+def milestone_add(project, activity_id):
+    db = get_db()
+    try:
+        activity = service.get_activity(db, activity_id)
+        if activity["project_id"] != project or not _can_edit_unit(activity["unit"]):
+            abort(403)
+        service.add_milestone(db, activity_id, request.form.get("title"), request.form.get("measure") or "status",
+                              _float("target"), request.form.get("due_round") or None, actor=_actor())
+        flash(_("Milepælen er oprettet."), "info")
+    except SurveyError as problem:
+        flash(_("Milepælen blev ikke oprettet: %(problem)s", problem=problem), "error")
+    return _back(project)
+
+
+@bp.post("/<project>/activities/<int:activity_id>/drop")
+@roles_required()
+def activity_drop(project, activity_id):
+    db = get_db()
+    try:
+        if service.get_activity(db, activity_id)["project_id"] != project:
+            abort(404)
+        service.drop_activity(db, activity_id, request.form.get("round"), request.form.get("reason"), actor=_actor())
+        flash(_("Aktiviteten er markeret som udgået."), "info")
+    except SurveyError as problem:
+        flash(_("Aktiviteten blev ikke ændret: %(problem)s", problem=problem), "error")
+    return _back(project)
+
+
+@bp.post("/<project>/indicators")
+@roles_required(*LEADS)
+def indicator_add(project):
+    _project(project)
+    unit = (request.form.get("unit") or "").strip()
+    if not _can_edit_unit(unit):
+        abort(403)
+    try:
+        service.add_indicator(get_db(), project, request.form.get("code"), request.form.get("title"),
+                              request.form.get("measure_unit") or "", _float("baseline"), _float("target"),
+                              request.form.get("direction") or "higher", unit, request.form.get("from_round") or None,
+                              actor=_actor())
+        flash(_("Indikatoren er oprettet."), "info")
+    except SurveyError as problem:
+        flash(_("Indikatoren blev ikke oprettet: %(problem)s", problem=problem), "error")
     return _back(project)
 
 

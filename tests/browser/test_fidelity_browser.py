@@ -46,6 +46,12 @@ def _prefill(db, secret):
             responses.submit(db, response)
         if name == "Måling 1":
             rounds.close_round(db, round_id)
+    activity = fidelity.add_activity(db, "familie", "A1", "Kerneteam i alle kommuner", owner="Projektledergruppen")
+    milestone = fidelity.add_milestone(db, activity, "Faste kerneteammøder", "count", target=4)
+    fidelity.set_milestone_status(db, milestone, "Måling 2", None, 3, "Esbjerg mangler")
+    fidelity.override_light(db, milestone, "Måling 2", "yellow", "Møderne er fastlagt fra januar")
+    dropped = fidelity.add_indicator(db, "familie", "M3", "Underretninger pr. 1.000 unge", "antal", 12, 9, "lower")
+    fidelity.drop_indicator(db, dropped, "Måling 2", "Kan ikke opgøres pr. kommune")
     users.create_user(db, "admin", "admin-password-1", "admin")
 
 
@@ -115,3 +121,12 @@ def test_register_a_unit_and_open_its_profile(live_app, live_server, desktop, ou
     # The print version fits one A4 page.
     pdf = page.pdf(format="A4", print_background=True)
     assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1
+
+    # The other fidelity pages pass axe too; the status notes show the override and the dropped indicator.
+    page.goto(f"{base}/fidelity/familie/overview?round=M%C3%A5ling%202")
+    assert page.locator("#overview-matrix tbody tr").count() == 4
+    assert axe_violations(page) == []
+    page.goto(f"{base}/fidelity/familie/status?round=M%C3%A5ling%202")
+    assert "Møderne er fastlagt fra januar" in page.content() and "Udgået fra Måling 2" in page.content()
+    assert axe_violations(page) == []
+    page.screenshot(path=str(output_dir / "fidelity-status.png"), full_page=True)

@@ -186,3 +186,31 @@ def test_demo_builds_the_familie_project(db, secret):
     assert len(fidelity.self_evaluation(db, "familie")["rows"]) == 4
     # Building again changes nothing.
     assert "exists already" in fidelity_demo.build(db, secret, random.Random(7))[0]
+
+
+def test_console_creates_activities_milestones_indicators_and_replaces(admin, client, db, fid_project):
+    assert admin.post("/fidelity/fid/activities", data={"round": "R1", "code": "A9", "title": "Forældrekurser",
+                                                        "owner": "Familiehuset", "unit": ""}).status_code == 302
+    activity = fidelity.find_activity(db, "fid", "A9")
+    admin.post(f"/fidelity/fid/activities/{activity['id']}/milestones",
+               data={"round": "R1", "title": "Kurser afholdt", "measure": "count", "target": "4", "due_round": "R2"})
+    admin.post("/fidelity/fid/indicators", data={"round": "R1", "code": "M9", "title": "Kontaktperson", "measure_unit": "%",
+                                                 "baseline": "30", "target": "70,5", "direction": "higher", "unit": ""})
+    indicator = fidelity.find_indicator(db, "fid", "M9")
+    assert indicator["target"] == 70.5 and indicator["baseline"] == 30
+    admin.post(f"/fidelity/fid/indicators/{indicator['id']}/retire",
+               data={"round": "R2", "action": "replace", "code": "M10", "title": "Kontaktperson inden 14 dage",
+                     "baseline": "20", "target": "60", "reason": "Skarpere definition"})
+    page = admin.get("/fidelity/fid/status?round=R3").get_data(as_text=True)
+    assert "Kurser afholdt" in page and "Familiehuset" in page
+    assert "Erstattet fra R2: Skarpere definition (erstattet af M10 Kontaktperson inden 14 dage)" in page
+    assert "Erstatter M9 Kontaktperson" in page
+    admin.post(f"/fidelity/fid/activities/{activity['id']}/drop", data={"round": "R3", "reason": "Overgået til drift"})
+    assert "Udgået fra R3: Overgået til drift" in admin.get("/fidelity/fid/status?round=R3").get_data(as_text=True)
+    # A unit lead may add for their own unit only, never for the whole project.
+    admin.post("/logout")
+    client.post("/login", data={"username": "lead", "password": "lead-password-1"})
+    assert client.post("/fidelity/fid/activities", data={"code": "A10", "title": "X", "unit": ""}).status_code == 403
+    assert client.post("/fidelity/fid/activities", data={"code": "A10", "title": "X", "unit": "Syd"}).status_code == 403
+    assert client.post("/fidelity/fid/activities", data={"code": "A10", "title": "X", "unit": "Nord"}).status_code == 302
+    assert fidelity.find_activity(db, "fid", "A10", "Nord")["title"] == "X"
