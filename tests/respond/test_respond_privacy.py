@@ -76,7 +76,7 @@ def test_every_answer_page_string_is_in_the_catalogue_with_an_english_translatio
     with open(ROOT / "surveyapp" / "translations" / "messages.pot", "rb") as handle:
         template = {m.id for m in read_po(handle) if m.id}
     with open(ROOT / "surveyapp" / "translations" / "en" / "LC_MESSAGES" / "messages.po", "rb") as handle:
-        english = {m.id: m.string for m in read_po(handle) if m.id}
+        english = {m.id: m.string for m in read_po(handle) if m.id and not m.fuzzy}  # fuzzy ones are not compiled
     assert extracted - template == set(), "run pybabel extract (README: Answering)"
     untranslated = sorted(m for m in extracted if not english.get(m))
     assert untranslated == []
