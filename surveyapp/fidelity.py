@@ -781,6 +781,13 @@ STATUS_COLUMNS = ["round", "type", "unit", "code", "activity", "owner", "state",
                   "override_reason"]
 
 
+def _cell(value):
+    """A value safe to open in a spreadsheet: text that would start a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: list[dict], columns: list[str], rules: list[str]) -> str:
     """CSV with the rules in force as leading '# ' comment lines (pandas: read_csv(..., comment='#'))."""
     buffer = io.StringIO()
@@ -789,7 +796,7 @@ def to_csv(rows: list[dict], columns: list[str], rules: list[str]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+        writer.writerow({k: ("" if row.get(k) is None else _cell(row.get(k))) for k in columns})
     return buffer.getvalue()
 
 
@@ -806,7 +813,7 @@ def to_xlsx(rows: list[dict], columns: list[str], rules: list[str], title: str =
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append([row.get(c) for c in columns])
+        ws.append([_cell(row.get(c)) for c in columns])
         if row.get("light") in fills and "light" in columns:
             ws.cell(ws.max_row, columns.index("light") + 1).fill = PatternFill("solid", fgColor=fills[row["light"]])
     rules_sheet = wb.create_sheet("Regler")

@@ -171,3 +171,16 @@ def test_status_note_exports_carry_rows_and_rules(db, fid_project):
     assert a1["light"] == "green" and sheet.cell(values.index(a1) + 2, header.index("light") + 1).fill.fgColor.rgb.endswith("D8F0DE")
     rules = [r[0].value for r in workbook["Regler"].iter_rows()]
     assert rules[0] == "Statusnotat for projekt fid, runde R3." and any("Udgåede" in r for r in rules)
+
+
+def test_exports_neutralise_spreadsheet_formulas(db, fid_project):
+    activity = fidelity.add_activity(db, "fid", "A1", "Kerneteam", owner="=HYPERLINK(\"http://x\")")
+    milestone = fidelity.add_milestone(db, activity, "Nedsat", "status")
+    fidelity.set_milestone_status(db, milestone, "R1", "ja", comment="+1 fra sidst")
+    text = fidelity.export_status_notes(db, "fid", "R1", "csv").decode("utf-8")
+    row = next(csv.DictReader(io.StringIO("\n".join(l for l in text.splitlines() if not l.startswith("# ")))))
+    assert row["owner"] == "'=HYPERLINK(\"http://x\")" and row["comment"] == "'+1 fra sidst"
+    sheet = load_workbook(io.BytesIO(fidelity.export_status_notes(db, "fid", "R1", "xlsx")))["Statusnotat"]
+    header = [c.value for c in sheet[1]]
+    assert sheet.cell(2, header.index("owner") + 1).value == "'=HYPERLINK(\"http://x\")"
+    assert sheet.cell(2, header.index("owner") + 1).data_type == "s"
