@@ -58,6 +58,31 @@ DEFAULT_TEMPLATES = {
         ),
     },
 }
+# Used instead of the Danish defaults for people whose language is 'en', unless the round has its own text.
+DEFAULT_TEMPLATES_EN = {
+    "invitation": {
+        "subject": "Questionnaire: {round}",
+        "body": (
+            "Dear {name}\n\n"
+            "You are invited to answer the questionnaire of the survey \"{round}\".\n\n"
+            "Your personal link:\n{link}\n\n"
+            "The link is personal, so please do not share it. Your answers are saved as you go, and you can "
+            "come back through the same link and continue where you left off. The survey closes {closes}.\n\n"
+            "Thank you for your help.\n\nKind regards\nThe project team\n"
+        ),
+    },
+    "reminder": {
+        "subject": "Reminder: {round}",
+        "body": (
+            "Dear {name}\n\n"
+            "We have not yet received your answers to the questionnaire of the survey \"{round}\". Your answers "
+            "matter, even if you only have time for part of it.\n\n"
+            "Your personal link:\n{link}\n\n"
+            "If you have already answered some of it, you continue where you left off. The survey closes {closes}.\n\n"
+            "Kind regards\nThe project team\n"
+        ),
+    },
+}
 SMTP_TIMEOUT = 30
 
 
@@ -91,8 +116,8 @@ def get_template(db, round_id: int, kind: str) -> dict:
         raise SurveyError(f"kind must be invitation or reminder, not '{kind}'")
     row = db.execute("SELECT subject, body FROM mail_templates WHERE round_id = ? AND kind = ?", (round_id, kind)).fetchone()
     if row is None:
-        return {**DEFAULT_TEMPLATES[kind], "default": True}
-    return {"subject": row["subject"], "body": row["body"], "default": False}
+        return {**DEFAULT_TEMPLATES[kind], "default": True, "kind": kind}
+    return {"subject": row["subject"], "body": row["body"], "default": False, "kind": kind}
 
 
 def save_template(db, round_ref, kind: str, subject: str, body: str, actor: str = "cli") -> dict:
@@ -111,13 +136,18 @@ def save_template(db, round_ref, kind: str, subject: str, body: str, actor: str 
 
 
 def render(template: dict, round_: dict, person: dict, link: str) -> tuple[str, str]:
-    """(subject, body) with the person's name and link filled in."""
+    """(subject, body) with the person's name and link filled in (in English for English-speaking
+    people while the round uses the default texts)."""
     closes = round_.get("closes")
+    english = person.get("language") == "en" and template.get("default")
+    if english:
+        template = DEFAULT_TEMPLATES_EN[template.get("kind") or "invitation"]
     values = {
-        "name": (person.get("name") or "").strip() or "du",
+        "name": (person.get("name") or "").strip() or ("participant" if english else "du"),
         "link": link,
         "round": round_["name"],
-        "closes": _danish_date(closes) if closes else "når projektledelsen lukker den",
+        "closes": (_english_date(closes) if english else _danish_date(closes)) if closes
+        else ("when the project team closes it" if english else "når projektledelsen lukker den"),
     }
     subject = template["subject"].format_map(values).replace("\n", " ").strip()
     return subject, template["body"].format_map(values)
@@ -125,6 +155,11 @@ def render(template: dict, round_: dict, person: dict, link: str) -> tuple[str, 
 
 MONTHS = ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober",
           "november", "december"]
+
+
+def _english_date(iso: str) -> str:
+    day = dt.date.fromisoformat(iso[:10])
+    return f"on {day.day} {day:%B} {day.year}"
 
 
 def _danish_date(iso: str) -> str:

@@ -87,17 +87,50 @@ ROW_REASONS = [
     (r"the file is empty", "filen er tom"),
     (r"'(.*)' is not one of your units \((.*)\)", "'{0}' er ikke en af dine enheder ({1})"),
     (r"unit is required \(one of your units: (.*)\)", "enhed mangler (en af dine enheder: {0})"),
+    # service messages shown on console pages
+    (r"(.*) cannot change: (.*) has started answering", "{0} kan ikke ændres: {1} er begyndt at svare"),
+    (r"(.*) has started answering and cannot be removed; mark them ineligible instead",
+     "{0} er begyndt at svare og kan ikke fjernes; markér personen som uegnet i stedet"),
+    (r"round '(.*)' is closed; its list can no longer change", "runden '{0}' er lukket; listen kan ikke længere ændres"),
+    (r"round '(.*)' is closed; nothing is sent", "runden '{0}' er lukket; der sendes intet"),
+    (r"round '(.*)' is not open yet; open it before sending \(a dry run works now\)",
+     "runden '{0}' er ikke åben endnu; åbn den, før der sendes (en prøvekørsel kan laves nu)"),
+    (r"round '(.*)' is closed", "runden '{0}' er lukket"),
+    (r"give a reason \(e\.g\. left the job, wrong address\)", "angiv en årsag (fx fratrådt, forkert adresse)"),
+    (r"a round needs a name", "runden skal have et navn"),
+    (r"a round needs at least one questionnaire", "vælg mindst ét spørgeskema"),
+    (r"the round closes before it opens", "runden lukker, før den åbner"),
+    (r"the partial threshold must be above 0 and at most 1.*", "tærsklen skal være over 0 og højst 100 procent"),
+    (r"project '(.*)' already has a round named '(.*)'", "projektet '{0}' har allerede en runde med navnet '{1}'"),
+    (r"--?(opens|closes): '(.*)' is not a date \(YYYY-MM-DD\)", "'{1}' er ikke en dato (ÅÅÅÅ-MM-DD)"),
+    (r"round '(.*)' is (draft|open|closed) and cannot become (.*)", "runden '{0}' kan ikke skifte status herfra"),
+    (r"the password must have at least 10 characters", "adgangskoden skal have mindst 10 tegn"),
+    (r"a unit lead needs at least one unit", "en projektleder skal have mindst én enhed"),
+    (r"user '(.*)' exists", "brugeren '{0}' findes allerede"),
+    (r"a user needs a name", "brugeren skal have et navn"),
+    (r"that mail is not waiting for a decision", "den mail venter ikke på en afgørelse"),
+    (r"lists can only be copied within a project", "lister kan kun kopieres inden for samme projekt"),
+    (r"the (subject|body) is empty", "{0} mangler"),
+    (r"the (subject|body) uses \{(.*)\}; only (.*) are known", "{0} bruger {{{1}}}; kun {2} kendes"),
+    (r"the body must contain \{link\}, the respondent's personal link", "teksten skal indeholde {{link}}, det personlige link"),
+    (r"the (subject|body) has an unmatched brace .*", "{0} har en krøllet parentes uden makker; skriv {{{{ og }}}} for en almindelig parentes"),
 ]
+_PARTS = {"subject": "emnet", "body": "teksten", "group": "gruppen", "unit": "enheden", "group and unit": "gruppe og enhed"}
 
 
 @bp.app_template_filter("dansk")
-def danish_reason(message: str) -> str:
-    """An import row's reason in Danish (the services word them in English for the CLI)."""
+def danish_reason(message) -> str:
+    """A service message in Danish (the services word them in English for the CLI); unknown ones as they are."""
+    text = str(message)
     for pattern, danish in ROW_REASONS:
-        match = re.fullmatch(pattern, str(message))
+        match = re.fullmatch(pattern, text)
         if match:
-            return danish.format(*match.groups())
-    return str(message)
+            return danish.format(*(_PARTS.get(g, g) for g in match.groups()))
+    if "; " in text:  # several problems in one message
+        parts = [danish_reason(part) for part in text.split("; ")]
+        if any(p != o for p, o in zip(parts, text.split("; "))):
+            return "; ".join(parts)
+    return text
 
 
 @bp.app_template_filter("when")
@@ -156,11 +189,12 @@ def new_round():
             threshold = float(form.get("partial_threshold", "50").replace(",", ".")) / 100
             round_id = round_service.create_round(
                 db, form.get("name", ""), mapping, form.get("project") or None, form.get("opens") or None,
-                form.get("closes") or None, partial_threshold=threshold, actor=actor())
+                form.get("closes") or None, partial_threshold=threshold, anonymous=bool(form.get("anonymous")),
+                allow_edit_after_submit=bool(form.get("allow_edit")), actor=actor())
         except ValueError:
             error = "Tærsklen for gyldige delvise besvarelser skal være et tal mellem 1 og 100 (procent)."
         except SurveyError as problem:
-            error = str(problem)
+            error = danish_reason(problem)
         else:
             flash("Målerunden er oprettet som kladde. Upload respondentlisten, og åbn runden.", "info")
             return redirect(url_for("console.round_view", round_id=round_id))
@@ -183,7 +217,7 @@ def round_settings(round_id: int):
         except ValueError:
             error = "Tærsklen skal være et tal mellem 1 og 100 (procent)."
         except SurveyError as problem:
-            error = str(problem)
+            error = danish_reason(problem)
         else:
             flash("Rundens indstillinger er gemt.", "info")
             return redirect(url_for("console.round_view", round_id=round_id))
@@ -205,7 +239,7 @@ def round_status(round_id: int):
             round_service.close_round(get_db(), round_id, actor=actor())
             flash("Runden er lukket: der kan ikke længere svares.", "info")
     except SurveyError as problem:
-        flash(str(problem), "error")
+        flash(danish_reason(problem), "error")
     return redirect(url_for("console.round_view", round_id=round_id))
 
 
@@ -436,7 +470,7 @@ def upload_confirm(round_id: int):
                                rows=rows[:1000], more=max(0, len(rows) - 1000), errors=rejected.errors,
                                bad_lines={e.line for e in rejected.errors}, upload_id=None), 422
     except SurveyError as problem:
-        flash(str(problem), "error")
+        flash(danish_reason(problem), "error")
         return _back_to(round_id)
     _forget_upload(upload_id, path)
     flash(f"{result['added']} respondenter er føjet til listen.", "info")
@@ -461,7 +495,7 @@ def copy_list(round_id: int):
     try:
         result = respondent_service.copy_list(get_db(), source, round_id, _secret(), actor=actor())
     except SurveyError as problem:
-        flash(str(problem), "error")
+        flash(danish_reason(problem), "error")
     else:
         flash(f"{result['added']} respondenter er kopieret fra den tidligere runde ({result['skipped']} sprunget over: "
               "allerede på listen, uegnede eller i en gruppe, runden ikke har).", "info")
@@ -489,9 +523,9 @@ def respondent_new(round_id: int):
     try:
         respondent_service.add_respondent(get_db(), round_id, record, _secret(), actor=actor())
     except ImportRejected as rejected:
-        return _respondent_form(round_, None, form, "; ".join(f"{e.column}: {e.reason}" for e in rejected.errors), 400)
+        return _respondent_form(round_, None, form, "; ".join(f"{e.column}: {danish_reason(e.reason)}" for e in rejected.errors), 400)
     except SurveyError as problem:
-        return _respondent_form(round_, None, form, str(problem), 400)
+        return _respondent_form(round_, None, form, danish_reason(problem), 400)
     flash(f"{record['name'] or record['key'] or record['email']} er føjet til listen.", "info")
     return _back_to(round_id)
 
@@ -513,7 +547,7 @@ def respondent_edit(round_id: int, invitation_id: int):
     try:
         respondent_service.update_respondent(get_db(), invitation_id, actor=actor(), **changes)
     except SurveyError as problem:
-        return _respondent_form(round_, invitation, form, str(problem), 400)
+        return _respondent_form(round_, invitation, form, danish_reason(problem), 400)
     flash(f"{invitation['key']} er opdateret.", "info")
     return _back_to(round_id)
 
@@ -528,7 +562,7 @@ def respondent_eligibility(round_id: int, invitation_id: int):
         respondent_service.mark_ineligible(get_db(), invitation_id, request.form.get("reason", ""), actor=actor(),
                                            ineligible=not eligible)
     except SurveyError as problem:
-        flash(str(problem), "error")
+        flash(danish_reason(problem), "error")
     else:
         flash(f"{invitation['key']} er markeret {'som egnet igen' if eligible else 'uegnet'}.", "info")
     return _back_to(round_id)
@@ -542,7 +576,7 @@ def respondent_remove(round_id: int, invitation_id: int):
     try:
         respondent_service.remove_respondent(get_db(), invitation_id, actor=actor())
     except SurveyError as problem:
-        flash(str(problem), "error")
+        flash(danish_reason(problem), "error")
     else:
         flash(f"{invitation['key']} er fjernet fra listen.", "info")
     return _back_to(round_id)
@@ -568,7 +602,7 @@ def templates(round_id: int):
         try:
             mail.save_template(db, round_id, kind, subject, body, actor=actor())
         except SurveyError as problem:
-            error = f"{'Invitationen' if kind == 'invitation' else 'Påmindelsen'} er ikke gemt: {problem}"
+            error = f"{'Invitationen' if kind == 'invitation' else 'Påmindelsen'} er ikke gemt: {danish_reason(problem)}"
             current[kind] = {"subject": subject, "body": body, "default": False}
         else:
             flash("Skabelonen er gemt.", "info")
@@ -597,7 +631,7 @@ def send(round_id: int):
             result = mail.send(db, round_id, kind, current_app.config, _secret(), dry_run=dry_run, min_days=min_days,
                                max_reminders=max_count, units=allowed_units(), actor=actor())
         except SurveyError as problem:
-            error = str(problem)
+            error = danish_reason(problem)
         else:
             if not dry_run:
                 flash(f"Sendt: {result['sent']}, sprunget over: {result['skipped']}, fejlet: {result['failed']}.",
@@ -613,7 +647,7 @@ def resolve_mail(round_id: int, mail_id: int):
     try:
         mail.resolve_uncertain(get_db(), mail_id, request.form.get("delivered") == "yes", actor=actor())
     except SurveyError as problem:
-        flash(str(problem), "error")
+        flash(danish_reason(problem), "error")
     return _back_to(round_id)
 
 
@@ -649,7 +683,7 @@ def users():
                 user_service.update_user(db, username, actor(), active=form.get("action") == "activate")
                 flash(f"Brugeren {username} er {'aktiveret' if form.get('action') == 'activate' else 'deaktiveret'}.", "info")
         except SurveyError as problem:
-            error = str(problem)
+            error = danish_reason(problem)
         else:
             return redirect(url_for("console.users"))
     all_users = [dict(r) for r in db.query("SELECT username, role, units, active, created_at FROM users ORDER BY username")]

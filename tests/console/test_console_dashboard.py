@@ -137,5 +137,7 @@ def test_unit_lead_sees_only_own_units(cdb, as_user, dashboard_round):
     assert rows[(None, None)]["invited"] == 9
     html = as_user("lead").get(f"/console/rounds/{dashboard_round}").get_data(as_text=True)
     assert "Kolding" not in html and f'id="kpi-invited">9<' in html
+    horsens_rate = expected_counts(horsens)["rate"]  # 4 of 9
+    assert f"under den samlede svarprocent for dine enheder ({horsens_rate:.1f} %)".replace(".", ",") in html
     index = as_user("lead").get("/console/").get_data(as_text=True)
     assert "Kolding" not in index

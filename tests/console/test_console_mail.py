@@ -306,3 +306,16 @@ def test_unknown_tls_setting_is_refused_before_anything_is_claimed(cdb, smtp_ser
     with pytest.raises(SurveyError, match="none, starttls or ssl"):
         mail.send(cdb, round_id_of(cdb), "invitation", {**smtp_settings(smtp_server), "SMTP_TLS": "tls"}, SECRET)
     assert mail_rows(cdb) == []
+
+
+def test_english_speaking_respondents_get_the_english_default_text(cdb, smtp_server):
+    round_id = round_id_of(cdb)
+    respondents.update_respondent(cdb, invitation_id(cdb, round_id, "kol-2"), actor="tester", language="en")
+    send(cdb, smtp_server)
+    by_address = {m["To"].addresses[0].addr_spec: m for m in smtp_server.messages}
+    english, danish = by_address["eva@kolding.example"], by_address["dorte@kolding.example"]
+    assert english["Subject"] == "Questionnaire: Marts 2015"
+    assert body_of(english).startswith("Dear Eva Fisk\n") and "closes on 27 March 2015" in body_of(english)
+    assert danish["Subject"] == "Spørgeskema: Marts 2015" and "lukker den 27. marts 2015" in body_of(danish)
+    token = urlsplit(link_in(english)).path.rsplit("/", 1)[1]
+    assert tokens.find_invitation(cdb, SECRET, token)["id"] == invitation_id(cdb, round_id, "kol-2")

@@ -52,7 +52,7 @@ def test_edits_never_touch_stored_answers(cdb, as_user):
 
     # Group and unit stay once answering has started (the response was filed under them).
     moved = admin.post(url, data={"name": "Bo Berg", "email": "bo.berg@horsens.example", "group": "ledere", "unit": "Horsens"})
-    assert moved.status_code == 400 and "has started answering" in moved.get_data(as_text=True)
+    assert moved.status_code == 400 and "gruppen kan ikke ændres: hor-2 er begyndt at svare" in moved.get_data(as_text=True)
     assert cdb.execute("SELECT group_name FROM invitations WHERE id = ?", (hor2,)).fetchone()[0] == "medarbejdere"
     # Someone who has not started can move.
     hor3 = invitation_id(cdb, round_id, "hor-3")
@@ -61,7 +61,7 @@ def test_edits_never_touch_stored_answers(cdb, as_user):
     assert cdb.execute("SELECT group_name FROM invitations WHERE id = ?", (hor3,)).fetchone()[0] == "ledere"
     # A bad address is refused with the reason.
     bad = admin.post(url, data={"email": "not an address"})
-    assert bad.status_code == 400 and "is not an e-mail address" in bad.get_data(as_text=True).replace("&#39;", "'")
+    assert bad.status_code == 400 and "'not an address' er ikke en e-mailadresse" in bad.get_data(as_text=True).replace("&#39;", "'")
 
     # Ineligible and back: answers stay, the respondent stays on the list.
     admin.post(f"{url}/eligibility", data={"action": "ineligible", "reason": "fratrådt"})
@@ -96,7 +96,7 @@ def test_add_one_respondent_gets_a_working_link(cdb, as_user):
     assert tokens.find_invitation(cdb, SECRET, tokens.make_token(SECRET, inv))["id"] == inv
     duplicate = admin.post(f"/console/rounds/{round_id}/respondents/new",
                            data={"key": "hor-40", "email": "x@horsens.example", "group": "ledere", "unit": "Horsens"})
-    assert duplicate.status_code == 400 and "already on this round" in duplicate.get_data(as_text=True)
+    assert duplicate.status_code == 400 and "er allerede på rundens liste" in duplicate.get_data(as_text=True)
     assert cdb.execute("SELECT COUNT(*) FROM people WHERE key = 'hor-40'").fetchone()[0] == 1
 
 
@@ -123,5 +123,5 @@ def test_closed_round_list_cannot_change(cdb, as_user):
     rounds.close_round(cdb, round_id, actor="test")
     hor1 = invitation_id(cdb, round_id, "hor-1")
     response = as_user("boss").post(f"/console/rounds/{round_id}/respondents/{hor1}", data={"name": "Changed"})
-    assert response.status_code == 400 and "closed" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "er lukket; listen kan ikke længere ændres" in response.get_data(as_text=True)
     assert cdb.execute("SELECT name FROM people WHERE key = 'hor-1'").fetchone()[0] == "Anne Hansen"
