@@ -124,13 +124,19 @@ def before_request():
 
 
 def after_request(response):
-    """Every 404 on an answer page is a wrong (or withdrawn) token: count it."""
+    """A 404 on an answer page for a token that does not open anything counts as a wrong guess (a
+    real link asking for a page number that does not exist does not)."""
     if response.status_code == 404:
-        from flask import current_app
+        from flask import current_app, request
 
         from . import get_db
+        from .tokens import find_invitation
 
-        _throttle(current_app).record_failure(get_db(), _client())
+        db = get_db()
+        token = (request.view_args or {}).get("token")
+        if token and find_invitation(db, current_app.config["SECRET_KEY"], token) is not None:
+            return response
+        _throttle(current_app).record_failure(db, _client())
     return response
 
 

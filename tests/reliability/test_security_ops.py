@@ -135,6 +135,9 @@ def test_a_few_mistyped_links_do_not_block(client, round_):
     good = round_["tokens"]["emp0003"]
     for _ in range(5):
         assert client.get(f"/s/{good[:-2]}xx").status_code == 404
+    # A real link asking for pages that do not exist is not guessing: it never counts.
+    for _ in range(30):
+        assert client.get(f"/s/{good}/99").status_code == 404
     assert client.get(f"/s/{good}").status_code == 302
 
 
