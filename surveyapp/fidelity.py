@@ -244,6 +244,10 @@ def start_registration(db, secret: str, round_ref, unit: str, registered_by: str
     response = start_response(db, secret, token, invitation)
     resumed = existing is not None
     previous_by = existing["registered_by"] if existing else None
+    if existing and previous_by is None:
+        reopened = db.execute("SELECT previous_registered_by FROM unit_reopenings WHERE response_id = ? ORDER BY id DESC LIMIT 1",
+                              (existing["id"],)).fetchone()
+        previous_by = reopened["previous_registered_by"] if reopened else None
     set_registration(db, response, registered_by, mode, reference_date, participants)
     with transaction(db):
         audit.record(db, actor, "fidelity.registration_started", round_["id"], unit=unit, registered_by=registered_by.strip(),
@@ -256,7 +260,8 @@ def reopen_registration(db, round_ref, unit: str, reason: str, actor: str, proje
     """Reopen a unit's submitted response so that it can be registered again (admin only; audited).
 
     The answers are kept (the new registration starts from them); the response becomes
-    unsubmitted, and the reopening is recorded with the reason and who had registered it.
+    unsubmitted and loses its registrant (the next registration names its own), and the reopening
+    is recorded with the reason and who had registered it.
     """
     round_ = _unit_round(db, round_ref, project)
     if not (reason or "").strip():
@@ -267,7 +272,9 @@ def reopen_registration(db, round_ref, unit: str, reason: str, actor: str, proje
             raise NotFound(f"{unit} has no response in round '{round_['name']}'")
         if response["status"] != "complete":
             raise Conflict(f"{unit}'s response in round '{round_['name']}' is not submitted; there is nothing to reopen")
-        db.execute("UPDATE responses SET status = 'started', submitted_at = NULL WHERE id = ?", (response["id"],))
+        # The next registration names its own registrant (the answer pages ask again when opened directly).
+        db.execute("UPDATE responses SET status = 'started', submitted_at = NULL, registered_by = NULL, participants = NULL, "
+                   "registration_mode = NULL WHERE id = ?", (response["id"],))
         if response["invitation_id"]:
             db.execute("UPDATE invitations SET completed = 0 WHERE id = ?", (response["invitation_id"],))
         db.execute("INSERT INTO unit_reopenings (response_id, round_id, unit, reopened_by, reason, previous_registered_by, "

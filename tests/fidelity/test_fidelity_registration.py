@@ -43,6 +43,8 @@ def test_second_registration_refused_until_admin_reopens(db, secret, fid_project
     assert entry["actor"] == "admin" and entry["details"]["unit"] == "Syd"
     assert entry["details"]["reason"] == "Forkert kommune valgt"
     assert entry["details"]["previous_registered_by"] == "Første Person"
+    reopened = db.execute("SELECT status, submitted_at, registered_by FROM responses WHERE unit = 'Syd'").fetchone()
+    assert tuple(reopened) == ("started", None, None)
     reopening = db.execute("SELECT * FROM unit_reopenings").fetchone()
     assert reopening["reopened_by"] == "admin" and reopening["previous_submitted_at"] is not None
 
