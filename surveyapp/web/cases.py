@@ -127,7 +127,7 @@ def families():
 
 
 @bp.get("/families/<int:case_id>")
-@roles_required("unit_lead", "evaluator")
+@roles_required("unit_lead")
 def family(case_id: int, error: str | None = None, form: dict | None = None, status: int = 200):
     db = get_db()
     case = _case_or_404(case_id)
@@ -138,7 +138,7 @@ def family(case_id: int, error: str | None = None, form: dict | None = None, sta
         full = _member_by_id(member["id"])
         members.append({**member, "plan": service.member_plan(db, full, today)})
     return render_template("cases/family.html", case=case, members=members, schedule=schedule, today=today,
-                           error=error, form=form or {}, can_edit=current_user()["role"] != "evaluator"), status
+                           error=error, form=form or {}, can_edit=True), status
 
 
 @bp.post("/families/<int:case_id>/members")

@@ -262,3 +262,32 @@ def test_item_tables_from_the_database_use_the_age_on_the_measurement_date(loade
     total = table["rows"][-1]
     assert (table["item"], total["n_sample"], total["n_asked"], total["n_answered"]) == ("fritidsjob", 2, 1, 1)
     assert total["suppressed"] and total["n_1"] is None   # 1 answer < min n 5
+
+
+def test_paired_by_unit_hides_a_second_cell_when_one_is_small():
+    people = paired_sample()
+    for p in people:                       # A: p1-p3 (3 pairs), B: p4-p6 (3 pairs) -> move p3 to B
+        if p["person"] == "p3":
+            p["unit"] = "B"
+    rows = {r["unit"]: r for r in progress.paired(people, "who5", "who5", cutoff=CUTOFF, min_n=3, by_unit=True)["rows"]}
+    # A has 2 pairs (< 3) and B 4: the total (6 pairs) minus B would give A away, so B is hidden too.
+    assert rows["A"]["n_pairs"] == 2 and rows["A"]["suppressed"]
+    assert rows["B"]["n_pairs"] == 4 and rows["B"]["suppressed"] and rows["B"]["mean_a"] is None
+    assert not rows["I alt"]["suppressed"] and rows["I alt"]["mean_diff"] == pytest.approx(8.0)
+
+
+def test_demo_builds_consistent_families(db, secret):
+    import random
+
+    from surveyapp import cases_demo
+    today = dt.date(2026, 3, 1)
+    summary = cases_demo.build(db, secret, random.Random(7), today=today)
+    assert "25 families" in summary[0]
+    assert cases.consistency_problems(db) == []
+    assert cases_demo.build(db, secret, random.Random(7), today=today)[0].endswith("nothing added")
+    states = {r["state"] for r in cases.worklist(db, cases_demo.PROJECT, today=today, states=("overdue", "due", "done"))}
+    assert states == {"overdue", "due", "done"}
+    units = {r["unit"] for r in cases.count_table(db, cases_demo.PROJECT, today=today)["rows"]}
+    assert units == {"Esbjerg", "Holbæk", "Næstved", "I alt"}
+    ages = [cases.age_on(r["birth_date"], today) for r in db.query("SELECT birth_date FROM case_members")]
+    assert min(ages) < 14 and max(ages) >= 18   # children on both sides of the routing ages

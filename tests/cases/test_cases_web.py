@@ -231,3 +231,11 @@ def test_counts_page_figure_and_csv(site, db_path, secret):
     csv_text = client.get("/cases/figures/paired-who5.csv?today=2025-02-01").get_data(as_text=True)
     assert csv_text.splitlines() == ["pair,M1,M2", "1,40.0,48.0"]   # 2x5x4 = 40; (2x4+4)x4 = 48
     assert client.get("/cases/figures/paired-nope.png").status_code == 404
+
+
+def test_evaluator_sees_no_family_pages(site, db_path):
+    app, _ = site
+    client = client_for(app, "evaluator", "evaluator-pass-1")
+    case_id = connect(db_path).execute("SELECT id FROM cases WHERE key = 'F1'").fetchone()[0]
+    assert client.get(f"/cases/families/{case_id}").status_code == 403
+    assert client.post(f"/cases/families/{case_id}/close", data={"closed_on": "2024-05-01"}).status_code == 403
