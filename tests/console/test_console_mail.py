@@ -319,3 +319,28 @@ def test_english_speaking_respondents_get_the_english_default_text(cdb, smtp_ser
     assert danish["Subject"] == "Spørgeskema: Marts 2015" and "lukker den 27. marts 2015" in body_of(danish)
     token = urlsplit(link_in(english)).path.rsplit("/", 1)[1]
     assert tokens.find_invitation(cdb, SECRET, token)["id"] == invitation_id(cdb, round_id, "kol-2")
+
+
+def test_two_runs_at_the_same_time_mail_each_person_once(cdb, console_db_path, smtp_server):
+    import threading
+
+    results, errors = [], []
+
+    def run():
+        db = connect(console_db_path)
+        try:
+            results.append(mail.send(db, "Marts 2015", "invitation", smtp_settings(smtp_server), SECRET, actor="cron"))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            db.conn.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sum(r["sent"] for r in results) == 5 and sum(r["failed"] for r in results) == 0
+    assert sorted(smtp_server.recipients()) == sorted(set(smtp_server.recipients())) and len(smtp_server.messages) == 5
+    assert len(mail_rows(cdb)) == 5
