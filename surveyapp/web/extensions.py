@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import render_template, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_locale, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 csrf = CSRFProtect()
@@ -20,6 +20,13 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES, default="da") or "da"
 
 
+ROUND_STATUS = {"draft": _l("kladde"), "open": _l("åben"), "closed": _l("lukket")}
+
+
+def round_status(status: str) -> str:
+    return str(ROUND_STATUS.get(status, status))
+
+
 def init_app(app) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
@@ -29,6 +36,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["danish_percent"] = formatting.percent
     app.jinja_env.filters["danish_decimal"] = formatting.decimal
     app.jinja_env.filters["month_year"] = formatting.month_year
+    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["round_status"] = round_status
 
     @app.after_request
     def security_headers(response):
@@ -45,17 +54,22 @@ def init_app(app) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_template("error.html", title="Siden er udløbet",
-                               message="Formularen var for gammel eller mangler sit sikkerhedsfelt. Gå tilbage, genindlæs siden og prøv igen."), 400
+        return render_template("error.html", title=_l("Siden er udløbet"),
+                               message=_l("Formularen var for gammel eller mangler sit sikkerhedsfelt. Gå tilbage, genindlæs siden og prøv igen.")), 400
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return render_template("error.html", title=_l("Ingen adgang"),
+                               message=_l("Din rolle giver ikke adgang til denne side.")), 403
 
     @app.errorhandler(404)
     def not_found(error):
-        return render_template("error.html", title="Siden findes ikke", message="Tjek adressen, eller gå til forsiden."), 404
+        return render_template("error.html", title=_l("Siden findes ikke"), message=_l("Tjek adressen, eller gå til forsiden.")), 404
 
     @app.errorhandler(413)
     def too_large(error):
-        return render_template("error.html", title="Filen er for stor", message="Det, du sendte, er større end serveren tager imod."), 413
+        return render_template("error.html", title=_l("Filen er for stor"), message=_l("Det, du sendte, er større end serveren tager imod.")), 413
 
     @app.errorhandler(500)
     def server_error(error):
-        return render_template("error.html", title="Der skete en fejl", message="Prøv igen om lidt. Dine gemte svar er ikke gået tabt."), 500
+        return render_template("error.html", title=_l("Der skete en fejl"), message=_l("Prøv igen om lidt. Dine gemte svar er ikke gået tabt.")), 500
