@@ -457,7 +457,7 @@ def self_completion_link(db, secret: str, base_url: str, member_ref, slot_id: st
         try:
             mailer.send(message)
         except Exception as error:  # noqa: BLE001 - SMTP errors of any kind become one clear reason
-            raise SurveyError(f"the link could not be e-mailed to {member['email']}: {mail._reason(error)}") from None
+            raise SurveyError(f"the link could not be e-mailed to {member['email']}: {error}") from None
         finally:
             mailer.close()
         with transaction(db):

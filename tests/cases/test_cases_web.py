@@ -239,3 +239,14 @@ def test_evaluator_sees_no_family_pages(site, db_path):
     case_id = connect(db_path).execute("SELECT id FROM cases WHERE key = 'F1'").fetchone()[0]
     assert client.get(f"/cases/families/{case_id}").status_code == 403
     assert client.post(f"/cases/families/{case_id}/close", data={"closed_on": "2024-05-01"}).status_code == 403
+
+
+def test_mail_server_down_is_a_clear_error_and_nothing_marked_sent(site, db_path, secret):
+    app, _ = site
+    app.config["SMTP_PORT"] = free_port()   # nothing listens there
+    client = client_for(app, "aarhus", "aarhus-pass-123")
+    parent = member_id(db_path, "F1-1")
+    page = client.post(f"/cases/members/{parent}/link/M1", data={"send": "1"})
+    assert page.status_code == 400
+    assert "could not be e-mailed to mette@example.org" in page.get_data(as_text=True)
+    assert connect(db_path).execute("SELECT COUNT(*) FROM measurements WHERE link_sent_at IS NOT NULL").fetchone()[0] == 0
