@@ -147,3 +147,25 @@ def test_usage_errors_are_one_line_too(cli, args, fragment):
     result = cli(*args, ok=False)
     assert result.exit_code == 2 and result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and fragment in result.stderr
+
+
+def test_demo_builds_a_believable_project(cli):
+    result = cli("demo")
+    assert "Marts 2013" in result.stdout
+    listed = {r["name"]: r for r in cli.json("round", "list", "--format", "json", "--project", "forebyggelse")}
+    assert [listed[n]["status"] for n in ("Marts 2013", "September 2013", "September 2014")] == ["closed", "closed", "open"]
+    # Each round froze a later item set (instruments.md: items added and reworded between rounds).
+    versions = [listed[n]["questionnaires"]["medarbejdere"]["version"] for n in ("Marts 2013", "September 2013", "September 2014")]
+    assert versions == [1, 2, 3]
+    rows = cli.json("report", "response-rates", "--project", "forebyggelse", "--by", "unit", "--format", "json")
+    totals = [r for r in rows if r["unit"] is None]
+    units = {r["unit"] for r in rows if r["unit"] is not None}
+    assert len(totals) == 3 and len(units) == 6
+    for total in totals:
+        assert 30 <= total["rate"] <= 90
+        assert total["valid_partial"] > 0                              # some valid partials
+        assert total["started"] > total["responded"]                   # and some that broke off
+    # Running it again on the same database changes nothing.
+    again = cli("demo")
+    assert "nothing changed" in again.stdout
+    assert len(cli.json("report", "response-rates", "--project", "forebyggelse", "--by", "unit", "--format", "json")) == len(rows)
