@@ -110,6 +110,11 @@ def safe_next(target: str | None) -> str:
     return url_for("console.index") if "console" in current_app.blueprints else "/"
 
 
+@bp.before_request
+def _danish() -> None:
+    g.language = "da"  # the login pages belong to the Danish console
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()

@@ -40,6 +40,14 @@ RATE_COLUMNS = ["round", "group", "unit", "invited", "ineligible", "started", "c
 
 # --- helpers ------------------------------------------------------------------------------------
 
+@bp.before_request
+def _danish() -> None:
+    """The console is written in Danish; keep every page in one language (?lang= still wins)."""
+    from flask import g
+
+    g.language = "da"
+
+
 def _round(round_id: int) -> dict:
     try:
         return round_service.get_round(get_db(), round_id)

@@ -135,3 +135,13 @@ def test_first_admin_from_the_command_line(db_path, monkeypatch):
     db = connect(db_path)
     assert db.execute("SELECT role FROM users WHERE username = 'chef'").fetchone()[0] == "admin"
     assert db.execute("SELECT password_hash FROM users WHERE username = 'chef'").fetchone()[0].startswith("$argon2id$")
+
+
+def test_console_pages_stay_danish_for_an_english_browser(console_app, console_db_path):
+    from console_helpers import login
+
+    client = console_app.test_client()
+    assert "Log ind i konsollen" in client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    login(client, console_db_path, "boss")
+    page = client.get("/console/", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    assert "Målerunder" in page and "Svarprocent" in page and "Log ud" in page
