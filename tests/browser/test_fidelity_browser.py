@@ -1,7 +1,7 @@
 """Fidelity in a real browser (Debian chromium via Playwright): an admin starts a registration for
 a municipality from the console, answers the fidelity questionnaire on its behalf through the answer
 pages, submits, is refused a second registration, and opens the municipality's profile.
-Screenshot: test-output/fidelity-profile.png (and fidelity-refused.png)."""
+Screenshots: test-output/fidelity-profile.png (and fidelity-refused.png, -overview.png, -status.png)."""
 from __future__ import annotations
 
 import importlib.util
@@ -126,6 +126,7 @@ def test_register_a_unit_and_open_its_profile(live_app, live_server, desktop, ou
     page.goto(f"{base}/fidelity/familie/overview?round=M%C3%A5ling%202")
     assert page.locator("#overview-matrix tbody tr").count() == 4
     assert axe_violations(page) == []
+    page.screenshot(path=str(output_dir / "fidelity-overview.png"), full_page=True)
     page.goto(f"{base}/fidelity/familie/status?round=M%C3%A5ling%202")
     assert "Møderne er fastlagt fra januar" in page.content() and "Udgået fra Måling 2" in page.content()
     assert axe_violations(page) == []
