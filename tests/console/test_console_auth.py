@@ -145,3 +145,29 @@ def test_console_pages_stay_danish_for_an_english_browser(console_app, console_d
     login(client, console_db_path, "boss")
     page = client.get("/console/", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
     assert "Målerunder" in page and "Svarprocent" in page and "Log ud" in page
+
+
+def test_admin_manages_accounts_in_the_browser(console_app, console_db_path, cdb):
+    from console_helpers import login
+
+    admin = console_app.test_client()
+    login(admin, console_db_path, "boss")
+    created = admin.post("/console/users", data={"action": "create", "username": "vejle", "password": "vejle-password-1",
+                                                 "role": "unit_lead", "units": "Vejle, Horsens"})
+    assert created.status_code == 302
+    row = cdb.execute("SELECT role, units, active FROM users WHERE username = 'vejle'").fetchone()
+    assert (row["role"], row["units"], row["active"]) == ("unit_lead", '["Vejle", "Horsens"]', 1)
+    short = admin.post("/console/users", data={"action": "create", "username": "kort", "password": "kort", "role": "evaluator"})
+    assert short.status_code == 400 and "adgangskoden skal have mindst 10 tegn" in short.get_data(as_text=True)
+    no_unit = admin.post("/console/users", data={"action": "create", "username": "x", "password": "x-password-1", "role": "unit_lead"})
+    assert no_unit.status_code == 400 and "mindst én enhed" in no_unit.get_data(as_text=True)
+    new = console_app.test_client()
+    assert post_login(new, "vejle", "vejle-password-1").status_code == 302
+    assert new.get("/console/").status_code == 200
+    assert admin.post("/console/users", data={"action": "deactivate", "username": "vejle"}).status_code == 302
+    assert new.get("/console/").status_code == 302  # the open session ends
+    assert post_login(console_app.test_client(), "vejle", "vejle-password-1").status_code == 401
+    self_off = admin.post("/console/users", data={"action": "deactivate", "username": "boss"})
+    assert self_off.status_code == 400 and cdb.execute("SELECT active FROM users WHERE username = 'boss'").fetchone()[0] == 1
+    actions = [r["action"] for r in cdb.query("SELECT action FROM audit_log WHERE actor = 'boss' ORDER BY id")]
+    assert actions == ["user.created", "user.updated"]
