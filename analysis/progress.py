@@ -360,6 +360,8 @@ def paired_figure(result: dict, path, title: str, cutoffs: list[dict] | None = N
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=110)
     if total["suppressed"]:
         ax.text(0.5, 0.5, f"for få svar (n par = {total['n_pairs']})", ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+        cutoffs = []   # nothing to compare against
     else:
         for pair in result["pairs"]:
             ax.plot([0, 1], [pair[first], pair[second]], color="#9aa7b4", linewidth=1, marker="o", markersize=3)

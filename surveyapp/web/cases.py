@@ -136,7 +136,11 @@ def family(case_id: int, error: str | None = None, form: dict | None = None, sta
     members = []
     for member in service.members_of(db, case_id):
         full = _member_by_id(member["id"])
-        members.append({**member, "plan": service.member_plan(db, full, today)})
+        plan = service.member_plan(db, full, today)
+        next_upcoming = next((p["slot"] for p in plan if p["state"] == "upcoming"), None)
+        for entry in plan:   # register/link actions where they make sense: due, overdue, and the next one
+            entry["actionable"] = entry["state"] in ("due", "overdue") or entry["slot"] == next_upcoming
+        members.append({**member, "plan": plan})
     return render_template("cases/family.html", case=case, members=members, schedule=schedule, today=today,
                            error=error, form=form or {}, can_edit=True), status
 
