@@ -283,6 +283,8 @@ def respond(port: int, respondent: int, token: str, pages: list, stats: Stats, t
         return match.group(1)
 
     try:
+        if think:  # people do not all click their link in the same millisecond
+            time.sleep(rng.uniform(0, 2 * think))
         status, headers, _ = _timed(stats, client, "open link", "GET", f"/s/{token}")
         location = urllib.parse.urlsplit(headers.get("location", "")).path
         if status != 302 or not location:
