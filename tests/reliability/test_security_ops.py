@@ -268,3 +268,27 @@ def test_oversized_bodies_get_413_and_store_nothing(client, db, round_):
                          content_type="multipart/form-data")
     assert upload.status_code == 413
     assert db.execute("SELECT COUNT(*) FROM people").fetchone()[0] == people_before
+
+
+def test_every_post_route_refuses_a_post_without_csrf_token(db, db_path, secret, round_):
+    """Generic: any route that accepts POST (now or added later) answers 400 without the token,
+    before its view runs (so before login checks too), and nothing changes in the database."""
+    app = create_app({"DATABASE": str(db_path), "TESTING": True, "WTF_CSRF_ENABLED": True, "SECRET_KEY": secret})
+    client = app.test_client()
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN "
+                                       "('token_throttle', 'login_attempts')")]
+    before = {t: db.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
+    samples = {"token": round_["tokens"]["emp0007"], "project": "p", "slot": "baseline"}
+    posted = []
+    for rule in app.url_map.iter_rules():
+        if not rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            continue
+        url = rule.rule
+        for name in rule.arguments:
+            url = re.sub(rf"<(?:[a-z]+:)?{name}>", str(samples.get(name, 1)), url)
+        for method in sorted(rule.methods & {"POST", "PUT", "PATCH", "DELETE"}):
+            response = client.open(url, method=method, data={"action": "next", "username": "a", "password": "b"})
+            assert response.status_code == 400, (method, url, response.status_code)
+            posted.append(url)
+    assert len(posted) >= 5 and any(u.startswith("/s/") for u in posted)
+    assert {t: db.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables} == before
