@@ -214,8 +214,11 @@ def get_member(db, ref, project: str | None = None) -> dict:
     text = str(ref).strip()
     sql = ("SELECT m.*, p.key, p.name, p.email, p.project_id, c.key AS case_key, c.unit, c.schedule_id, "
            "c.closed_on AS case_closed_on FROM case_members m JOIN people p ON p.id = m.person_id JOIN cases c ON c.id = m.case_id ")
-    row = db.execute(sql + "WHERE p.key = ?" + (" AND p.project_id = ?" if project else ""),
-                     [text] + ([project] if project else [])).fetchone()
+    rows = db.execute(sql + "WHERE p.key = ?" + (" AND p.project_id = ?" if project else ""),
+                      [text] + ([project] if project else [])).fetchall()
+    if len(rows) > 1:
+        raise SurveyError(f"several projects have a member '{text}'; give the project or the member's id")
+    row = rows[0] if rows else None
     if row is None and text.isdigit():
         row = db.execute(sql + "WHERE m.id = ?", (int(text),)).fetchone()
     if row is None:

@@ -262,3 +262,14 @@ def items(app, slot, cutoff, denominator, project, today, fmt):
         emit(table["rows"], fmt, ["unit", "n_sample", "n_asked", "n_answered", *codes, "note"])
         if fmt == "table":
             click.echo("\n" + table["caption"] + "\n")
+
+
+@cases.command("families")
+@click.option("--unit", default=None)
+@project_option
+@format_option
+@pass_app
+def families(app, unit, project, fmt):
+    """Families with their opening/closing dates and member counts."""
+    rows = service.list_cases(app.db, project, [unit] if unit else None)
+    emit(rows, fmt, ["unit", "key", "label", "opened_on", "closed_on", "close_reason", "members", "open_members"])

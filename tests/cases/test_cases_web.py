@@ -250,3 +250,14 @@ def test_mail_server_down_is_a_clear_error_and_nothing_marked_sent(site, db_path
     assert page.status_code == 400
     assert "could not be e-mailed to mette@example.org" in page.get_data(as_text=True)
     assert connect(db_path).execute("SELECT COUNT(*) FROM measurements WHERE link_sent_at IS NOT NULL").fetchone()[0] == 0
+
+
+def test_families_page_shows_consistency_problems(site, db_path):
+    app, _ = site
+    db = connect(db_path)
+    db.execute("DROP TRIGGER cases_close_members")
+    db.execute("UPDATE cases SET closed_on = '2024-04-01' WHERE key = 'F1'")   # written around the service
+    db.conn.close()
+    client = client_for(app, "aarhus", "aarhus-pass-123")
+    html = client.get("/cases/families").get_data(as_text=True)
+    assert 'id="consistency"' in html and "member F1-2 is open in family F1, closed on 2024-04-01" in html
