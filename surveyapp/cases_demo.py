@@ -12,7 +12,7 @@ import datetime as dt
 import random
 
 from . import cases
-from .schedule import SCHEDULE_DIR, add_months, age_on
+from .schedule import SCHEDULE_DIR, age_on
 
 PROJECT = "familieprogression"
 UNITS = ["Esbjerg", "Holbæk", "Næstved"]
@@ -128,4 +128,4 @@ def _answers(q, hidden: set[str], wellbeing: float, rng: random.Random) -> dict:
     return answers
 
 
-__all__ = ["build", "PROJECT", "add_months"]
+__all__ = ["build", "PROJECT"]
