@@ -58,3 +58,36 @@ def backup(source: str | os.PathLike, target: str | os.PathLike, overwrite: bool
         src.close()
     return {"file": str(target), "bytes": target.stat().st_size, "seconds": round(time.monotonic() - started, 3),
             "integrity": "ok", **counts}
+
+
+def restore(backup_file: str | os.PathLike, target: str | os.PathLike) -> dict:
+    """Put a backup's content into the database at `target` through SQLite itself.
+
+    Safer than copying files: the target's WAL is handled by SQLite (a stale `-wal` file next to
+    a copied-in database could otherwise be replayed onto it), and the copy is checked first.
+    Stop the server first; a running one would see the restored content at its next request.
+    """
+    backup_file, target = Path(backup_file).resolve(), Path(target).resolve()
+    if not backup_file.exists():
+        raise SurveyError(f"{backup_file}: no such backup file")
+    if backup_file == target:
+        raise SurveyError("the backup and the database are the same file")
+    src = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
+    try:
+        check = src.execute("PRAGMA integrity_check").fetchall()
+        if [tuple(r) for r in check] != [("ok",)]:
+            raise SurveyError(f"{backup_file} fails its integrity check: {check[:3]}; nothing restored")
+        if not src.execute("SELECT 1 FROM sqlite_master WHERE name = 'migrations'").fetchone():
+            raise SurveyError(f"{backup_file} is not a surveyapp database; nothing restored")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        dst = sqlite3.connect(str(target), timeout=30)
+        try:
+            dst.execute("PRAGMA busy_timeout = 30000")
+            src.backup(dst, pages=-1)
+            dst.execute("PRAGMA journal_mode = WAL")
+            counts = {t: dst.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in ("responses", "answers")}
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return {"file": str(target), "from": str(backup_file), **counts}

@@ -93,6 +93,22 @@ def backup_command(app, file, overwrite, fmt):
                "database): the personal links depend on it", err=True)
 
 
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Replace the database without a prompt.")
+@pass_app
+def restore_command(app, file, yes):
+    """Replace the database with the backup FILE (checked first). Stop the server before, start it
+    after, with the same secret key."""
+    from ..backup import restore
+
+    if not yes:
+        click.confirm(f"Replace everything in {app.db_path} with the content of {file}?", abort=True)
+    result = restore(file, app.db_path)
+    click.echo(f"restored {result['file']} from {result['from']} ({result['responses']} responses, "
+               f"{result['answers']} answers)")
+
+
 @main.command("purge")
 @click.argument("round_ref", metavar="ROUND", required=False)
 @click.option("--due", is_flag=True, help="Purge every closed round whose retention period has run out.")
