@@ -122,11 +122,13 @@ class Server:
     """`surveyapp serve` as a subprocess in its own process group (so SIGKILL takes every worker)."""
 
     def __init__(self, db_path: Path, workers: int = 2, threads: int = 4, port: int | None = None,
-                 secret: str = SECRET, log: Path | None = None, extra_env: dict | None = None):
+                 secret: str = SECRET, log: Path | None = None, extra_env: dict | None = None,
+                 extra_args: tuple = ()):
         self.db_path, self.workers, self.threads = Path(db_path), workers, threads
         self.port = port or free_port()
         self.secret, self.log = secret, log
         self.extra_env = extra_env or {}
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "Server":
@@ -136,7 +138,7 @@ class Server:
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [str(SURVEYAPP), "--db", str(self.db_path), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(self.workers), "--threads", str(self.threads)],
+             "--workers", str(self.workers), "--threads", str(self.threads), *self.extra_args],
             stdout=out, stderr=out, start_new_session=True, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -292,3 +292,25 @@ def test_every_post_route_refuses_a_post_without_csrf_token(db, db_path, secret,
             posted.append(url)
     assert len(posted) >= 5 and any(u.startswith("/s/") for u in posted)
     assert {t: db.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables} == before
+
+
+def test_behind_a_proxy_the_throttle_sees_the_real_client(bench, tmp_path):
+    """`serve --proxy 1` (nginx/Caddy in front): the X-Forwarded-For client is throttled, other
+    respondents coming through the same proxy are not; the scheme comes from X-Forwarded-Proto."""
+    prepared = bench.prepare(tmp_path / "proxy.db", 2)
+    server = bench.Server(tmp_path / "proxy.db", workers=2, threads=2, log=tmp_path / "server.log",
+                          extra_args=("--proxy", "1")).start()
+    try:
+        client = bench.Client(server.port)
+        guesser = {"X-Forwarded-For": "203.0.113.50", "X-Forwarded-Proto": "https"}
+        for _ in range(20):
+            wrong = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+            assert client.request("GET", f"/s/{wrong}", headers=guesser)[0] == 404
+        good = prepared["tokens"][0]
+        assert client.request("GET", f"/s/{good}", headers=guesser)[0] == 429
+        status, headers, _ = client.request("GET", f"/s/{good}", headers={"X-Forwarded-For": "198.51.100.20",
+                                                                           "X-Forwarded-Proto": "https"})
+        assert status == 302 and headers["location"].startswith(("https://", "/s/"))
+        client.close()
+    finally:
+        server.stop()
