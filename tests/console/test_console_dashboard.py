@@ -141,3 +141,14 @@ def test_unit_lead_sees_only_own_units(cdb, as_user, dashboard_round):
     assert f"under den samlede svarprocent for dine enheder ({horsens_rate:.1f} %)".replace(".", ",") in html
     index = as_user("lead").get("/console/").get_data(as_text=True)
     assert "Kolding" not in index
+
+
+def test_names_from_uploaded_lists_are_escaped(cdb, as_user):
+    round_id = cdb.execute("SELECT id FROM rounds WHERE name = 'Marts 2015'").fetchone()[0]
+    respondents.add_respondent(cdb, round_id, {"key": "x-1", "email": "x@example.dk", "name": "<b>Bold</b>",
+                                               "group": "ledere", "unit": "<script>alert(1)</script>"}, SECRET, actor="test")
+    admin = as_user("boss")
+    for url in (f"/console/rounds/{round_id}", f"/console/rounds/{round_id}/respondents"):
+        html = admin.get(url).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>Bold</b>" not in admin.get(f"/console/rounds/{round_id}/respondents").get_data(as_text=True)
