@@ -250,7 +250,7 @@ def test_one_small_cell_is_not_given_away_by_the_total():
 
 
 def test_item_tables_from_the_database_use_the_age_on_the_measurement_date(loaded, secret):
-    from conftest import trivsel
+    from cases_helpers import trivsel
     db = loaded
     cases.open_case(db, "fp", "F1", "Aarhus", "2024-01-10")
     cases.add_member(db, "F1", "F1-1", "barn", "2010-06-15")   # 13 on 14.6.2024, 14 from 15.6.2024

@@ -13,7 +13,7 @@ from surveyapp import cases
 from surveyapp.errors import Conflict, SurveyError
 from surveyapp.responses import PageInvalid
 
-from conftest import trivsel, who5  # noqa: E402  (tests/cases/conftest.py helpers)
+from cases_helpers import trivsel, who5
 
 
 @pytest.fixture
