@@ -9,6 +9,7 @@ import click
 from .. import cases as service
 from .. import schedule as schedule_model
 from ..questionnaire import QuestionnaireError
+from ..questionnaire import load_file as load_questionnaire
 from ..responses import PageInvalid
 from .base import Group, emit, format_option, main, pass_app
 
@@ -26,7 +27,7 @@ def schedule_check(files):
     models = {}
     for path in sorted(service.QUESTIONNAIRE_DIR.glob("*.yaml")):
         try:
-            q = __import__("surveyapp.questionnaire", fromlist=["load_file"]).load_file(path)
+            q = load_questionnaire(path)
         except QuestionnaireError:
             continue
         models[q.id] = q
