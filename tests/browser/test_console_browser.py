@@ -13,7 +13,6 @@ import re
 import socket
 import textwrap
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 

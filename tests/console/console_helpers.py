@@ -5,13 +5,11 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import shutil
 import socket
 import textwrap
-from pathlib import Path
 
 from surveyapp import respondents, rounds, tokens, users
-from surveyapp.db import connect, migrate, transaction
+from surveyapp.db import connect, transaction
 from surveyapp.questionnaire_store import register
 from surveyapp.questionnaire import parse
 
