@@ -291,3 +291,40 @@ def test_demo_builds_consistent_families(db, secret):
     assert units == {"Esbjerg", "Holbæk", "Næstved", "I alt"}
     ages = [cases.age_on(r["birth_date"], today) for r in db.query("SELECT birth_date FROM case_members")]
     assert min(ages) < 14 and max(ages) >= 18   # children on both sides of the routing ages
+
+
+# ---------------------------------------------------------------- properties over random samples
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+RANK = {"none": 0, "background_only": 1, "m2_without_m1": 1, "m1_only": 2, "m1_and_m2": 3}
+
+
+@st.composite
+def samples(draw):
+    people = []
+    for n in range(draw(st.integers(0, 12))):
+        intake = dt.date(2023, 1, 1) + dt.timedelta(days=draw(st.integers(0, 500)))
+        done = []
+        for slot, months in (("baseline", 0), ("M1", 6), ("M2", 12)):
+            if draw(st.booleans()):
+                done.append((slot, (add_months(intake, months) + dt.timedelta(days=draw(st.integers(-14, 60)))).isoformat()))
+        people.append(person(f"x{n}", draw(st.sampled_from("ABC")), intake.isoformat(), done))
+    return people
+
+
+@settings(max_examples=60, deadline=None)
+@given(samples(), st.integers(0, 900), st.integers(1, 300))
+def test_sets_partition_the_sample_and_a_later_cutoff_never_lowers_anyone(people, offset, later):
+    cutoff = dt.date(2023, 1, 1) + dt.timedelta(days=offset)
+    result = progress.counts(people, cutoff=cutoff.isoformat())
+    for row in result["rows"]:
+        assert sum(row[s] for s in SETS) == row["n_sample"]
+    total = sum(progress.included(p, cutoff) for p in people)
+    assert (result["rows"][-1]["n_sample"] if result["rows"] else 0) == total
+    for p in people:
+        if progress.included(p, cutoff):
+            before = progress.classify(progress.slots_done(p, cutoff))
+            after = progress.classify(progress.slots_done(p, cutoff + dt.timedelta(days=later)))
+            assert RANK[after] >= RANK[before]
