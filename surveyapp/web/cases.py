@@ -256,6 +256,9 @@ def register(member_id: int, slot: str):
         else:
             flash(f"{q.title} ({slot}) er registreret for {member['key']}.", "ok")
             return redirect(url_for("cases.family", case_id=member["case_id"]))
+    if request.method == "GET" and qid not in route["instruments"]:
+        error = (f"Bemærk: {member['key']} er {route['age']} år på {route['date']} og skal have "
+                 f"{', '.join(route['instruments']) or 'intet skema'} ved {slot}, ikke {qid}. Ret datoen eller vælg det rigtige skema.")
     hidden = set(route["hidden"].get(qid, []))
     target, start, end = schedule.due(slot, dt.date.fromisoformat(member["intake_on"]))
     return render_template("cases/register.html", member=member, slot=schedule.slot(slot), q=q, route=route,

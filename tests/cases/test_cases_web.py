@@ -261,3 +261,13 @@ def test_families_page_shows_consistency_problems(site, db_path):
     client = client_for(app, "aarhus", "aarhus-pass-123")
     html = client.get("/cases/families").get_data(as_text=True)
     assert 'id="consistency"' in html and "member F1-2 is open in family F1, closed on 2024-04-01" in html
+
+
+def test_register_form_warns_about_the_wrong_instrument_for_the_date(site, db_path):
+    app, _ = site
+    client = client_for(app, "aarhus", "aarhus-pass-123")
+    child = member_id(db_path, "F1-2")
+    html = client.get(f"/cases/members/{child}/register/M1?questionnaire=who5&date=2024-07-01").get_data(as_text=True)
+    assert "F1-2 er 14 år på 2024-07-01 og skal have trivsel-unge ved M1, ikke who5" in html
+    fine = client.get(f"/cases/members/{child}/register/M1?questionnaire=trivsel-unge&date=2024-07-01").get_data(as_text=True)
+    assert 'id="form-error"' not in fine and 'name="fritidsjob"' in fine   # 14: the leisure-job question is asked
