@@ -200,8 +200,9 @@ def item_rows(db, round_refs: list | None = None, by: tuple[str, ...] = (), proj
         if not specs:
             continue
         personal = any(scope.questionnaire(round_id, g)[2] for g in specs)
-        scales = {(s.substantive, s.missing, s.type, s.reverse) for s in specs.values()}
-        # Cells at every roll-up level; the group roll-up only where groups share the scale.
+        scales = {(s.substantive, s.missing, s.type, s.reverse, s.text) for s in specs.values()}
+        # Cells at every roll-up level; the group roll-up only where the groups' items share wording and scale
+        # (parallel items with their own wording are compared through their construct instead).
         aggregated: dict[tuple, dict] = {}
         for subset in _rollups(by):
             if "group" not in subset and len(scales) > 1:
@@ -273,21 +274,26 @@ def item_changes(db, round_refs: list | None = None, by_group: bool = True, proj
     with chi-square and Mann-Whitney p-values. Suppressed cells are not compared."""
     scope = scope or Scope(db, round_refs, project, units)
     raw = answer_counts(db, scope.round_ids, ("group",) if by_group else (), units)
-    series: dict[tuple, list] = defaultdict(list)
+    series: dict[tuple, dict[int, dict]] = defaultdict(dict)
+    groups_seen: dict[tuple, set] = defaultdict(set)
     for round_id, group, item_id, version, code, count in raw:
         key = (group if by_group else None, item_id, version)
-        bucket = series[key]
-        if not bucket or bucket[-1][0] != round_id:
-            bucket.append([round_id, {}])
-        bucket[-1][1][code] = bucket[-1][1].get(code, 0) + count
+        counts = series[key].setdefault(round_id, {})
+        counts[code] = counts.get(code, 0) + count
+        groups_seen[key].add((round_id, group))
     out = []
-    for (group, item_id, version), points in series.items():
-        points.sort(key=lambda p: scope.index_of[p[0]])
+    for (group, item_id, version), by_round in series.items():
+        points = sorted(by_round.items(), key=lambda p: scope.index_of[p[0]])
         first = points[0][0]
-        spec = scope.spec(first, group or scope.groups(first)[0], item_id)
+        specs = {scope.spec(rid, g, item_id) for rid, g in groups_seen[(group, item_id, version)]}
+        specs = {(s.substantive, s.missing, s.type, s.reverse, s.text) if s else None for s in specs}
+        if len(specs) != 1:
+            continue        # groups word or scale the item differently: no pooled series
+        spec = scope.spec(first, group if group is not None else scope.groups(first)[0], item_id) \
+            or _any_spec(scope, first, item_id)
         if spec is None or spec.type not in ("scale", "number", "single"):
             continue
-        personal = scope.questionnaire(first, group or scope.groups(first)[0])[2]
+        personal = any(scope.questionnaire(rid, g)[2] for rid, g in groups_seen[(group, item_id, version)])
         usable = [(scope.round(rid)["name"], counts) for rid, counts in points
                   if not (personal and sum(counts.values()) < scope.min_n)]
         for change in trend_changes(usable, spec, share):

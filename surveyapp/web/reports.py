@@ -62,7 +62,7 @@ def project_page(project_id):
     db = get_db()
     sel = _selection(project_id)
     error = None
-    context = {"project": project, "sel": sel, "user": current_user(), "items": [], "groups": [], "indices": {},
+    context = {"project": project, "sel": sel, "user": current_user(), "items": [], "groups": [], "indices": {}, "option_labels": {},
                "item_rows": [], "index_rows": [], "rates": [], "spreads": [], "versions": [], "changes": [],
                "decimal": decimal, "percent": percent}
     if not sel["rounds"]:
@@ -86,6 +86,9 @@ def project_page(project_id):
             if sel["group"]:
                 rows = [r for r in rows if r.get("group") in (sel["group"], None) or "group" not in by]
             context["item_rows"] = rows
+            spec = next((scope.spec(r["id"], g, item) for r in scope.rounds for g in scope.groups(r["id"])
+                         if scope.spec(r["id"], g, item) is not None), None)
+            context["option_labels"] = {str(code): label for code, label in (spec.labels if spec else {}).items()}
             context["versions"] = sorted({r["item_version"] for r in rows})
             context["changes"] = [c for c in report_data.item_changes(db, by_group="group" in by, scope=scope)
                                   if c["item"] == item and (not sel["group"] or c["group"] in (sel["group"], None))]
@@ -132,9 +135,12 @@ def figure(project_id, name, fmt):
     sel = _selection(project_id)
     item = request.args.get("item") or None
     groups = [sel["group"]] if sel["group"] else None
+    round_ids = sel["round_ids"]
+    if kind == "rates":     # one figure per round: draw only the asked-for round
+        round_ids = [str(r["id"]) for r in sel["rounds"] if f"rates_{report_data._slug(r['name'])}" == name] or round_ids
     tmp = tempfile.mkdtemp(prefix="surveyapp-fig-")
     try:
-        made = report_data.build_figures(get_db(), tmp, sel["round_ids"], project_id, None, [item] if item else None,
+        made = report_data.build_figures(get_db(), tmp, round_ids, project_id, None, [item] if item else None,
                                          (kind,), groups)
     except SurveyError:
         _cleanup(tmp)

@@ -207,3 +207,25 @@ def test_responded_only_counts_complete_and_valid_partial(report_db, secret):
     responded = row_for(rd.item_rows(db, ["Runde 4"], project="eval", items=["q1"], responded_only=True), item="q1")
     assert everyone["n"] == 3            # per-item N: everyone who answered the item, break-offs included
     assert responded["n"] == 2           # complete + valid partial only
+
+
+def test_no_pooled_total_across_groups_with_different_wording(report_db, tmp_path, secret):
+    from surveyapp import questionnaire_store
+
+    from conftest import SCALE
+
+    db = report_db["db"]
+    (tmp_path / "lead2.yaml").write_text(
+        "id: t-lead2\ntitle: Ledere 2\n" + SCALE +
+        "sections:\n  - id: s1\n    title: Del 1\n    items:\n"
+        "      - {id: q1, text: 'Samarbejdet på mit ledelsesområde er godt', scale: grad4}\n", encoding="utf-8")
+    questionnaire_store.load(db, tmp_path / "lead2.yaml")
+    rid = rounds.create_round(db, "Runde 5", {"medarbejdere": "t-staff@1", "ledere": "t-lead2"}, "eval", "2016-03-01")
+    with transaction(db):
+        for key, group in (("s01", "medarbejdere"), ("l01", "ledere")):
+            respondents.add_invitation(db, rounds.get_round(db, rid), {"key": key, "group": group, "unit": "A"}, secret)
+    rounds.open_round(db, rid)
+    import_responses(db, rid, data=_csv([{"key": "s01", "q1": 4}, {"key": "l01", "q1": 2}], ["key", "q1"]), filename="x.csv")
+    by_group = rd.item_rows(db, ["Runde 5"], by=("group",), project="eval", items=["q1"])
+    assert {r["group"] for r in by_group} == {"medarbejdere", "ledere"}       # no pooled total row
+    assert rd.item_rows(db, ["Runde 5"], project="eval", items=["q1"]) == []
