@@ -331,12 +331,13 @@ def respond(port: int, respondent: int, token: str, pages: list, stats: Stats, t
 
 
 def run_respondents(port: int, tokens: list[str], concurrency: int, duration: float, think: float = 0.0,
-                    stop: threading.Event | None = None, stats: Stats | None = None) -> tuple[Stats, float]:
+                    stop: threading.Event | None = None, stats: Stats | None = None, first: int = 0) -> tuple[Stats, float]:
     """Every respondent once, `concurrency` at a time, until done or `duration` seconds passed.
-    Pass `stats` to watch the counts while it runs (the fault tests do)."""
+    Pass `stats` to watch the counts while it runs (the fault tests do); `first` is the number of
+    the first respondent in `tokens`."""
     pages = questionnaire_pages()
     stats = stats if stats is not None else Stats()
-    queue = list(enumerate(tokens))
+    queue = [(first + i, token) for i, token in enumerate(tokens)]
     queue_lock = threading.Lock()
     deadline = time.monotonic() + duration
 
@@ -357,9 +358,10 @@ def run_respondents(port: int, tokens: list[str], concurrency: int, duration: fl
     return stats, time.perf_counter() - started
 
 
-def run_baseline(port: int, concurrency: int, seconds: float, path: str = "/healthz") -> tuple[Stats, float]:
+def run_baseline(port: int, concurrency: int, seconds: float, path: str = "/healthz",
+                 stats: Stats | None = None) -> tuple[Stats, float]:
     """`concurrency` clients requesting the trivial endpoint back to back for `seconds`."""
-    stats = Stats()
+    stats = stats if stats is not None else Stats()
     deadline = time.monotonic() + seconds
 
     def worker():
@@ -460,6 +462,8 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=120.0, help="upper bound of the answering phase, seconds")
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
     parser.add_argument("--think", type=float, default=0.0, help="mean pause between a respondent's requests, seconds")
+    parser.add_argument("--slices", type=int, default=4,
+                        help="alternate baseline and answering this many times (evens out background load)")
     parser.add_argument("--keep", help="keep the database and server log in this folder")
     args = parser.parse_args(argv)
 
@@ -468,22 +472,40 @@ def main(argv=None) -> int:
     db_path = folder / "bench.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    prepared = prepare(db_path, args.respondents)
+    warm = 4 * args.workers  # not measured: they make every worker compile its templates first
+    prepared = prepare(db_path, args.respondents + warm)
     server = Server(db_path, args.workers, args.threads, log=folder / "server.log").start()
+    warm_stats, _ = run_respondents(server.port, prepared["tokens"][args.respondents:], min(warm, args.concurrency),
+                                    60, first=args.respondents)
     print(f"server: surveyapp serve --workers {args.workers} --threads {args.threads} on port {server.port}; "
           f"{args.respondents} respondents, {args.concurrency} concurrent, think {args.think} s; {os.cpu_count()} CPU(s)")
     try:
-        base_stats, base_seconds = run_baseline(server.port, args.concurrency, args.baseline_seconds)
-        stats, seconds = run_respondents(server.port, prepared["tokens"], args.concurrency, args.duration, args.think)
+        # The phases alternate in slices, so both see the same background load on a shared machine.
+        base_stats, stats = Stats(), Stats()
+        base_seconds = seconds = 0.0
+        slices = max(1, args.slices)
+        chunk = -(-args.respondents // slices)
+        deadline = time.monotonic() + args.duration
+        for n in range(slices):
+            _, took = run_baseline(server.port, args.concurrency, args.baseline_seconds / slices, stats=base_stats)
+            base_seconds += took
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            part = prepared["tokens"][n * chunk:min((n + 1) * chunk, args.respondents)]
+            _, took = run_respondents(server.port, part, args.concurrency, left, args.think, stats=stats,
+                                      first=n * chunk)
+            seconds += took
     finally:
         server.stop()
     base_rps = base_stats.requests() / base_seconds
     saves = stats.latencies.get("save page", [])
     print()
-    print(f"baseline GET /healthz, {args.concurrency} clients, {base_seconds:.1f} s")
+    print(f"baseline GET /healthz, {args.concurrency} clients, {base_seconds:.1f} s in {slices} slice(s)")
     print("  " + summary_line("healthz", base_stats.all_latencies(), base_seconds)
           + f"  errors {len(base_stats.errors)}")
-    print(f"answering, {seconds:.1f} s: {stats.completed_respondents} of {args.respondents} respondents submitted")
+    print(f"answering, {seconds:.1f} s in {slices} slice(s): {stats.completed_respondents} of {args.respondents} "
+          f"respondents submitted")
     for kind in ("open link", "get page", "save page", "review", "submit", "done"):
         if stats.latencies.get(kind):
             print("  " + summary_line(kind, stats.latencies[kind], seconds))
@@ -497,7 +519,7 @@ def main(argv=None) -> int:
           f"(answering requests/s to baseline: {100 * all_rps / base_rps:.1f} %; target >= 40 %)")
     print(f"p95 of a page save at {args.concurrency} concurrent: {percentile([s * 1000 for s in saves], 95):.1f} ms "
           f"(target < 100 ms)")
-    check = verify(db_path, prepared, stats.acknowledged, stats.attempted)
+    check = verify(db_path, prepared, stats.acknowledged + warm_stats.acknowledged, stats.attempted + warm_stats.attempted)
     print(f"database: {check['acknowledged_pages']} acknowledged page saves, {check['answer_rows']} answer rows, "
           f"lost {check['lost']}, duplicated {check['duplicated']}, half-written pages {check['half_written']}, "
           f"integrity_check {check['integrity']}")
