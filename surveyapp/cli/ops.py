@@ -109,6 +109,31 @@ def restore_command(app, file, yes):
                f"{result['answers']} answers)")
 
 
+@main.command("retention")
+@click.argument("round_ref", metavar="ROUND")
+@click.argument("days", type=click.IntRange(min=0), required=False)
+@pass_app
+def retention_command(app, round_ref, days):
+    """Show or set how many days after closing a round's personal data is kept (then `purge --due`
+    deletes it)."""
+    from ..purge import due_date
+    from ..rounds import get_round, update_round
+
+    round_ = get_round(app.db, round_ref)
+    if days is not None:
+        round_ = update_round(app.db, round_["id"], retention_days=days)
+    due = due_date(round_)
+    if round_.get("purged_at"):
+        state = f"purged at {round_['purged_at']}"
+    elif round_["retention_days"] is None:
+        state = "no retention period set"
+    elif due is None:
+        state = f"kept {round_['retention_days']} days after it closes (it is {round_['status']})"
+    else:
+        state = f"kept {round_['retention_days']} days after closing: until {due.isoformat()}"
+    click.echo(f"round '{round_['name']}': {state}")
+
+
 @main.command("purge")
 @click.argument("round_ref", metavar="ROUND", required=False)
 @click.option("--due", is_flag=True, help="Purge every closed round whose retention period has run out.")

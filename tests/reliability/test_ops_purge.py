@@ -166,3 +166,20 @@ def test_purge_cli_confirmation_and_due(db, db_path, secret, two_rounds):
     fresh = connect(db_path)
     assert fresh.execute("SELECT COUNT(*) FROM people").fetchone()[0] == 5
     fresh.conn.close()
+
+
+def test_retention_can_be_set_on_an_existing_round(db, db_path, secret):
+    made = make_round(db, secret, [person(0)], name="Uden frist")
+    answer(db, secret, made["tokens"]["emp0000"], 1, False)
+    runner = CliRunner()
+    shown = runner.invoke(main, ["--db", str(db_path), "retention", "Uden frist"])
+    assert shown.exit_code == 0 and "no retention period" in shown.output
+    close_round(db, made["round_id"])
+    closed = dt.date.fromisoformat(get_round(db, made["round_id"])["closed_at"][:10])
+    set_ = runner.invoke(main, ["--db", str(db_path), "retention", "Uden frist", "0"])
+    assert set_.exit_code == 0 and closed.isoformat() in set_.output
+    assert get_round(db, made["round_id"])["retention_days"] == 0
+    assert audit.entries(db, made["round_id"])[0]["action"] == "round.updated"
+    purged = runner.invoke(main, ["--db", str(db_path), "purge", "--due"])
+    assert purged.exit_code == 0 and "Uden frist" in purged.output
+    assert db.execute("SELECT COUNT(*) FROM people").fetchone()[0] == 0
