@@ -33,6 +33,7 @@ class ItemSpec:
     labels: dict = field(default_factory=dict, compare=False, hash=False)
     text: str = ""
     construct: str | None = None
+    reverse_sum: float | None = None   # reversed = reverse_sum - code (min + max, or the scale's reverse_max)
 
     @property
     def has_mean(self) -> bool:
@@ -45,7 +46,8 @@ class ItemSpec:
     def reversed_code(self, code: float) -> float:
         if not self.reverse or not self.substantive:
             return code
-        return min(self.substantive) + max(self.substantive) - code
+        total = self.reverse_sum if self.reverse_sum is not None else min(self.substantive) + max(self.substantive)
+        return total - code
 
 
 def _num(code) -> float:

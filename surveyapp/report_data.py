@@ -105,9 +105,12 @@ class Scope:
 
 def item_spec(q: Questionnaire, item) -> ItemSpec:
     labels = {o.code: o.label for o in q.options(item) + q.missing_options(item)}
-    return ItemSpec(id=item.id, version=item.version, type=item.type, substantive=tuple(q.substantive_codes(item)),
+    substantive = tuple(q.substantive_codes(item))
+    # Reverse keying exactly as the questionnaire defines it (Questionnaire.reverse_value): reversed = sum - code.
+    reverse_sum = q.reverse_value(item, 0) if item.reverse and substantive else None
+    return ItemSpec(id=item.id, version=item.version, type=item.type, substantive=substantive,
                     missing=tuple(q.missing_codes(item)), reverse=item.reverse, labels=labels, text=item.text,
-                    construct=item.construct_id)
+                    construct=item.construct_id, reverse_sum=reverse_sum)
 
 
 def _in(ids) -> str:
@@ -557,13 +560,9 @@ def unit_spread(db, round_ref, item_id: str, group: str | None = None, share: st
         if row["unit"] is None or (group and row.get("group") != group):
             continue
         personal = row["personal"]
-        raw = answer_counts(db, [row["round_id"]], ("unit",), None, [item_id])
-        counts = {}
-        for rid, g, unit, iid, version, code, count in raw:
-            if unit == row["unit"] and (not group or g == group):
-                counts[code] = counts.get(code, 0) + count
-        spec = scope.spec(row["round_id"], group or scope.groups(row["round_id"])[0], item_id)
-        values[row["unit"]] = (item_statistics(counts, spec)[share], row["n"])
+        # Suppressed cells (too few answers, or hidden to protect another cell) stay out of the spread.
+        if not row["suppressed"] and row.get(share) is not None:
+            values[row["unit"]] = (row[share], row["n"])
     return spread(values, scope.min_n, personal)
 
 

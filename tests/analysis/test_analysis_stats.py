@@ -175,3 +175,9 @@ def test_crosstab_counts_percentages_and_chi_square():
     assert table[None]["cells"]["2"]["n"] == 22
     assert result["p_chi2"] == pytest.approx(stats.chi2_contingency([[12, 8], [6, 14]], correction=False).pvalue)
     assert result["suppressed"] == []
+
+
+def test_reverse_keying_uses_the_questionnaires_reverse_sum():
+    # A scale whose reverse_max says 5 although the codes run 1-4: reversed = (1 + 5) - code.
+    spec = ItemSpec(id="r", type="scale", substantive=(1, 2, 3, 4), reverse=True, reverse_sum=6)
+    assert item_statistics({1: 2, 4: 2}, spec)["mean"] == pytest.approx((5 + 5 + 2 + 2) / 4)
