@@ -1,0 +1,90 @@
+"""STARTTLS and implicit TLS with a login, against aiosmtpd on loopback with a throw-away
+certificate (made with openssl for 127.0.0.1; the client verifies it against that certificate)."""
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+
+import pytest
+
+from surveyapp import mail
+
+from console_helpers import SECRET, Collector, free_port, smtp_settings
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(folder / "key.pem"),
+                    "-out", str(folder / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return folder / "cert.pem", folder / "key.pem"
+
+
+class Logins:
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        self.seen.append((auth_data.login.decode(), auth_data.password.decode(), server.transport.get_extra_info("ssl_object") is not None))
+        return AuthResult(success=(auth_data.login, auth_data.password) == (b"survey", b"smtp-secret"))
+
+
+@pytest.fixture
+def trust(certificate, monkeypatch):
+    """The client trusts the test certificate (and nothing else), still checking the host name."""
+    cert, _ = certificate
+    real = ssl.create_default_context
+    monkeypatch.setattr(mail.ssl, "create_default_context", lambda *a, **k: real(cafile=str(cert)))
+
+
+def server_context(certificate) -> ssl.SSLContext:
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+def round_id_of(db) -> int:
+    return db.execute("SELECT id FROM rounds WHERE name = 'Marts 2015'").fetchone()[0]
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit TLS: the connection is TLS
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_tls_with_login_delivers(cdb, certificate, mode, trust):
+    from aiosmtpd.controller import Controller
+
+    handler, logins = Collector(), Logins()
+    options = {"tls_context": server_context(certificate), "require_starttls": True} if mode == "starttls" \
+        else {"ssl_context": server_context(certificate), "auth_require_tls": False}  # the whole connection is TLS
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), authenticator=logins, auth_required=True,
+                            **options)
+    controller.start()
+    try:
+        settings = {**smtp_settings(controller), "SMTP_TLS": mode, "SMTP_USER": "survey", "SMTP_PASSWORD": "smtp-secret"}
+        result = mail.send(cdb, round_id_of(cdb), "invitation", settings, SECRET, actor="tester")
+        assert (result["sent"], result["failed"]) == (5, 0), result["failed_rows"][0]["error"] if result["failed_rows"] else ""
+        assert len(handler.messages) == 5
+        assert logins.seen == [("survey", "smtp-secret", True)]  # one login, over TLS, for the whole batch
+    finally:
+        controller.stop()
+
+
+def test_an_untrusted_certificate_is_refused(cdb, certificate):
+    from aiosmtpd.controller import Controller
+
+    handler = Collector()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ssl_context=server_context(certificate))
+    controller.start()
+    try:
+        settings = {**smtp_settings(controller), "SMTP_TLS": "ssl"}
+        result = mail.send(cdb, round_id_of(cdb), "invitation", settings, SECRET, actor="tester")
+        assert (result["sent"], result["failed"]) == (0, 5) and handler.messages == []
+        assert all("CERTIFICATE_VERIFY_FAILED" in r["error"] for r in cdb.query("SELECT error FROM mails"))
+    finally:
+        controller.stop()
