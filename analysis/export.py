@@ -27,6 +27,8 @@ FIXED_LABELS = {
     "key": "Panelnøgle (stabil på tværs af runder)", "status": "Status (complete/started)",
     "responded": "Besvarelse: complete / valid_partial / break_off (rundens tærskel for delvise)",
     "submitted_at": "Indsendt (dato)", "person": "Panelnøgle",
+    "item": "Spørgsmålets variabelnavn (se kodebogen)", "value": "Svar (kode eller tekst)", "label": "Svarkodens tekst",
+    "missing_code": "Svaret er en manglende-kode (fx Ved ikke)",
 }
 
 
@@ -136,7 +138,9 @@ def write(path: str | Path, fmt: str, rows: list[dict], variables: dict[str, dic
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = columns or columns_of(rows, variables)
-    book = codebook_rows(variables, columns)
+    # Variables that are not columns (the items of a long file, named in its `item` column) are
+    # described in the codebook too.
+    book = codebook_rows(variables, columns) + codebook_rows(variables, [v for v in variables if v not in columns])
     rules_table = rules_rows(rules)
     written = [path]
     if fmt == "csv":

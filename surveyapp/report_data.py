@@ -324,22 +324,24 @@ def respondent_values(db, scope: Scope, items: list[str] | None = None, responde
         anonymous = bool(scope.round(row[1])["anonymous"])
         responses[row[0]] = {"response_id": row[0], "round_id": row[1], "round": scope.round(row[1])["name"], "group": row[2],
                              "unit": row[3], "status": row[4], "submitted_at": row[5], "key": None if anonymous else row[6],
-                             "attributes": {} if anonymous else json.loads(row[7] or "{}"), "values": {}, "raw": {}}
+                             "attributes": {} if anonymous else json.loads(row[7] or "{}"), "values": {}, "raw": {},
+                             "versions": {}}
     if responded_only:
         keep = counting_response_ids(db, ids, scope.units)
         responses = {k: v for k, v in responses.items() if k in keep}
-    sql = (f"SELECT a.response_id, a.item_id, a.value_num, a.value_text FROM answers a JOIN responses r ON r.id = a.response_id "
-           f"WHERE r.round_id IN ({_in(ids)})")
+    sql = (f"SELECT a.response_id, a.item_id, a.value_num, a.value_text, a.item_version FROM answers a "
+           f"JOIN responses r ON r.id = a.response_id WHERE r.round_id IN ({_in(ids)})")
     args = list(ids)
     if items:
         sql += f" AND a.item_id IN ({_in(items)})"
         args += list(items)
     specs: dict[tuple, ItemSpec | None] = {}
-    for response_id, item_id, num, text in db.execute(sql, args):
+    for response_id, item_id, num, text, version in db.execute(sql, args):
         response = responses.get(response_id)
         if response is None:
             continue
         response["raw"][item_id] = num if num is not None else text
+        response["versions"][item_id] = version
         key = (response["round_id"], response["group"], item_id)
         if key not in specs:
             specs[key] = scope.spec(*key)
@@ -582,15 +584,24 @@ def export_data(db, round_refs: list | None = None, project: str | None = None, 
     classes = {}
     for x in response_rows(db, scope.round_ids, units):
         classes[x["id"]] = classify(x["status"], x["answered"], x["applicable"], thresholds[x["round_id"]])
+    # One column per item *version*: a reworded item never shares a column with its old wording.
+    # The first version keeps the item id as its name; later ones are called id_v2, id_v3, ...
+    versions_of: dict[str, set] = defaultdict(set)
+    for r in scope.rounds:
+        for group in scope.groups(r["id"]):
+            for item in scope.questionnaires[r["id"]][group][1].question_items():
+                versions_of[item.id].add(item.version)
+    column_of = {(item_id, v): item_id if v == min(vs) else f"{item_id}_v{v}" for item_id, vs in versions_of.items() for v in vs}
     variables: dict[str, dict] = {}
     for r in scope.rounds:
         for group in scope.groups(r["id"]):
             q = scope.questionnaires[r["id"]][group][1]
             for item in q.question_items():
                 spec = item_spec(q, item)
-                var = variables.setdefault(item.id, {"name": item.id, "label": item.text, "type": item.type,
-                                                     "value_labels": {}, "missing": [], "versions": set(), "reverse": item.reverse,
-                                                     "questionnaires": set()})
+                name = column_of[(item.id, item.version)]
+                var = variables.setdefault(name, {"name": name, "item": item.id, "label": item.text, "type": item.type,
+                                                  "value_labels": {}, "missing": [], "versions": set(), "reverse": item.reverse,
+                                                  "questionnaires": set()})
                 var["value_labels"].update(spec.labels)
                 var["missing"] = sorted(set(var["missing"]) | set(spec.missing))
                 var["versions"].add(item.version)
@@ -611,10 +622,14 @@ def export_data(db, round_refs: list | None = None, project: str | None = None, 
         for a in attribute_names:
             row[a] = x["attributes"].get(a)
         for var in variables:
-            value = x["raw"].get(var)
+            row[var] = None
+        for item_id, value in x["raw"].items():
+            name = column_of.get((item_id, x["versions"].get(item_id, 1)))
+            if name is None:
+                continue
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
-            row[var] = value
+            row[name] = value
         rows.append(row)
     return {"rows": rows, "variables": variables, "attributes": attribute_names, "rules": scope.rules(),
             "anonymous": anonymous_any, "rounds": [r["name"] for r in scope.rounds]}
@@ -852,7 +867,6 @@ def export(db, out, fmt: str, round_refs: list | None = None, project: str | Non
     if layout == "long":
         rows = writer.long_rows(rows, variables)
         columns = [c for c in writer.FIXED if any(c in r for r in rows[:1])] + ["item", "value", "label", "missing_code"]
-        variables = {}
     elif layout == "wide":
         if data["anonymous"]:
             raise SurveyError("a wide export across rounds needs the panel key, and an anonymous round keeps none")

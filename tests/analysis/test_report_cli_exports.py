@@ -99,9 +99,11 @@ def test_export_xlsx_codebook_and_wide_panel_rows(report_db, db_path, tmp_path):
     assert len(keys) == len(set(keys)) == 17        # each panel member once: 11 staff + 6 leads (s99 never answered)
     s01 = dict(zip(header, body[keys.index("s01")]))
     assert (s01["r1_q1"], s01["r2_q1"]) == (4, 4)
-    assert s01["r1_q3"] == 3 and s01["r2_q3"] == 4
+    # The reworded q3 never shares a column with its old wording: version 2 is q3_v2.
+    assert s01["r1_q3"] == 3 and s01["r2_q3"] is None and s01["r2_q3_v2"] == 4
     codebook = {row[0]: row for row in list(wb["codebook"].values)[1:]}
     assert "9 = Ved ikke" in codebook["r1_q1"][3] and codebook["r1_q1"][4] == "9"
+    assert codebook["r2_q3_v2"][1] == "Runde 2: Ny formulering af q3" and codebook["r1_q3"][1] == "Runde 1: Gammel formulering af q3"
     rules = dict(list(wb["rules"].values)[1:])
     assert rules["minimum_n"] == "5"
     assert "Ved ikke" in rules["ved_ikke"]
