@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 
 from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, session,
                    url_for)
@@ -42,6 +43,8 @@ def current_user() -> dict | None:
             user = get_user(db, user_id)
             if user is not None and session.get("stamp") != session_stamp(db, user_id):
                 user = None  # password, role or units changed (or deactivated) since this login
+            if user is not None and time.time() - float(session.get("login_at") or 0) > SESSION_HOURS * 3600:
+                user = None  # logged in too long ago, however active since
             if user is None:
                 session.clear()
         g.user = user
@@ -139,6 +142,7 @@ def login():
                 session.permanent = True
                 session["user_id"] = user["id"]
                 session["stamp"] = session_stamp(db, user["id"])
+                session["login_at"] = int(time.time())
                 g.pop("user", None)
                 return redirect(safe_next(form.next.data))
     elif request.method == "POST":

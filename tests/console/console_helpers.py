@@ -7,6 +7,7 @@ import email.policy
 import re
 import socket
 import textwrap
+import time
 
 from surveyapp import respondents, rounds, tokens, users
 from surveyapp.db import connect, transaction
@@ -161,3 +162,4 @@ def login(client, db_path, username: str) -> None:
     with client.session_transaction() as session:
         session["user_id"] = user_id
         session["stamp"] = stamp
+        session["login_at"] = int(time.time())

@@ -37,6 +37,18 @@ def test_login_sets_a_hardened_session_and_logout_ends_it(console_app, cdb):
     assert client.get("/console/").status_code == 302
 
 
+def test_a_session_ends_eight_hours_after_login_however_active(console_app):
+    client = console_app.test_client()
+    post_login(client, "boss", PASSWORDS["boss"])
+    assert client.get("/console/").status_code == 200
+    with client.session_transaction() as session:
+        session["login_at"] -= 7 * 3600
+    assert client.get("/console/").status_code == 200
+    with client.session_transaction() as session:
+        session["login_at"] -= 3600 + 5
+    assert client.get("/console/").status_code == 302
+
+
 def test_wrong_password_and_unknown_user_get_the_same_answer(console_app):
     client = console_app.test_client()
     wrong = post_login(client, "boss", "not-the-password")
