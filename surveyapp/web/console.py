@@ -361,8 +361,20 @@ def respondents(round_id: int):
     db = get_db()
     round_ = _round(round_id)
     log = mail.send_log(db, round_id, allowed_units())
+    total = len(log)
+    query = request.args.get("q", "").strip().casefold()
+    show = request.args.get("show", "")
+    if query:
+        log = [r for r in log if any(query in str(r[k] or "").casefold() for k in ("key", "name", "email", "unit", "group_name"))]
+    if show == "missing":      # still to answer: eligible and not completed
+        log = [r for r in log if r["eligible"] and not (r["completed"] or r["response_complete"])]
+    elif show == "problems":   # a mail failed or is uncertain
+        log = [r for r in log if r["failed"] or r["uncertain"]]
+    elif show == "unsent":
+        log = [r for r in log if r["eligible"] and r["invitation_status"] != "sent"]
     others = [r for r in round_service.list_rounds(db, round_["project_id"]) if r["id"] != round_id]
-    return render_template("console/respondents.html", round=round_, log=log, others=others,
+    return render_template("console/respondents.html", round=round_, log=log, others=others, total=total,
+                           query=request.args.get("q", ""), show=show,
                            groups=sorted(round_service.round_questionnaires(db, round_id)))
 
 

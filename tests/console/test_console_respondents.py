@@ -125,3 +125,28 @@ def test_closed_round_list_cannot_change(cdb, as_user):
     response = as_user("boss").post(f"/console/rounds/{round_id}/respondents/{hor1}", data={"name": "Changed"})
     assert response.status_code == 400 and "er lukket; listen kan ikke længere ændres" in response.get_data(as_text=True)
     assert cdb.execute("SELECT name FROM people WHERE key = 'hor-1'").fetchone()[0] == "Anne Hansen"
+
+
+def test_the_list_can_be_searched_and_filtered(cdb, as_user):
+    round_id = round_id_of(cdb)
+    answer(cdb, "hor-1", [{"q1": "4", "q2": "3"}, {"q3": "9", "q4": "1"}], submit=True)
+    cdb.execute("UPDATE invitations SET eligible = 0, ineligible_reason = 'fratrådt' WHERE id = ?",
+                (invitation_id(cdb, round_id, "kol-1"),))
+    cdb.execute("INSERT INTO mails (invitation_id, kind, step, status, error, at) VALUES (?, 'invitation', 0, 'failed', "
+                "'550 no such user', '2015-03-02T10:00:00+00:00')", (invitation_id(cdb, round_id, "hor-3"),))
+    admin = as_user("boss")
+
+    def keys(**args) -> set[str]:
+        import re
+
+        html = admin.get(f"/console/rounds/{round_id}/respondents", query_string=args).get_data(as_text=True)
+        table = html.split('id="respondents"')[1]
+        return set(re.findall(r"<tr id=\"inv-\d+\"[^>]*>\s*<td>([^<]+)</td>", table))
+
+    assert keys() == {"hor-1", "hor-2", "hor-3", "kol-1", "kol-2"}
+    assert keys(q="KOLDING") == {"kol-1", "kol-2"}
+    assert keys(q="bo@") == {"hor-2"}
+    assert keys(show="missing") == {"hor-2", "hor-3", "kol-2"}  # not completed, not ineligible
+    assert keys(show="problems") == {"hor-3"}
+    assert keys(show="unsent") == {"hor-1", "hor-2", "hor-3", "kol-2"}
+    assert keys(q="hor", show="missing") == {"hor-2", "hor-3"}
