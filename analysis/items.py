@@ -69,7 +69,13 @@ def mean_sd_ci(values_counts: dict[float, int]) -> dict:
 
 
 def item_statistics(counts: dict, spec: ItemSpec) -> dict:
-    """Statistics of one cell from its code -> count table (codes as numbers or numeric strings)."""
+    """Statistics of one cell from its code -> count table (codes as numbers or numeric strings).
+
+    Multiple-choice items: counts holds, per option, how many respondents chose it, and under the
+    key None how many answered the item (N); each share is percent of N (they can add up to more
+    than 100)."""
+    if spec.type == "multiple":
+        return _multiple_statistics(counts, spec)
     counts = {_num(k): int(v) for k, v in counts.items() if v}
     missing = {float(c) for c in spec.missing}
     n = sum(counts.values())
@@ -97,6 +103,16 @@ def item_statistics(counts: dict, spec: ItemSpec) -> dict:
             if n_valid:
                 row["top1_valid"], row["top2_valid"] = 100.0 * top1 / n_valid, 100.0 * top2 / n_valid
     return row
+
+
+def _multiple_statistics(counts: dict, spec: ItemSpec) -> dict:
+    n = int(counts.get(None) or 0)
+    chosen = {_num(k): int(v) for k, v in counts.items() if k is not None and v}
+    order = [float(c) for c in spec.substantive] + [float(c) for c in spec.missing]
+    order += sorted(set(chosen) - set(order))
+    shares = {_key(code): 100.0 * chosen.get(code, 0) / n for code in order} if n else None
+    return {"n": n, "n_valid": n, "mean": None, "sd": None, "ci_low": None, "ci_high": None, "shares": shares,
+            "shares_valid": shares, "top1": None, "top2": None, "top1_valid": None, "top2_valid": None}
 
 
 def _key(code: float) -> str:

@@ -136,16 +136,33 @@ def _dimension_sql(by: tuple[str, ...]) -> tuple[list[str], list, bool]:
 
 
 def answer_counts(db, round_ids: list[int], by: tuple[str, ...] = (), units: list[str] | None = None,
-                  items: list[str] | None = None, responded_only: bool = False) -> list[tuple]:
+                  items: list[str] | None = None, responded_only: bool = False,
+                  multiple_items: list[str] | None = None) -> list[tuple]:
     """(round_id, group, *by-values, item_id, item_version, code, count) aggregated in SQL.
 
-    The group is always part of the key (it decides the questionnaire and so the item's scale)."""
+    The group is always part of the key (it decides the questionnaire and so the item's scale).
+    For the multiple-choice items named in `multiple_items` (stored as JSON lists), each chosen
+    option counts once per respondent, and a row with code None counts the respondents."""
+    rows = _answer_counts(db, round_ids, by, units, items, responded_only, "num")
+    if multiple_items:
+        wanted = [i for i in multiple_items if not items or i in items]
+        if wanted:
+            rows += _answer_counts(db, round_ids, by, units, wanted, responded_only, "options")
+            rows += _answer_counts(db, round_ids, by, units, wanted, responded_only, "respondents")
+    return rows
+
+
+def _answer_counts(db, round_ids, by, units, items, responded_only, kind: str) -> list[tuple]:
     dims = tuple(d for d in by if d != "group")
     exprs, params, needs_invitation = _dimension_sql(dims)
-    select = ", ".join(["r.round_id", "r.group_name"] + exprs + ["a.item_id", "a.item_version", "a.value_num"])
+    code = {"num": "a.value_num", "options": "CAST(j.value AS REAL)", "respondents": "NULL"}[kind]
+    select = ", ".join(["r.round_id", "r.group_name"] + exprs + ["a.item_id", "a.item_version", code])
     sql = (f"SELECT {select}, COUNT(*) FROM answers a JOIN responses r ON r.id = a.response_id "
            + ("LEFT JOIN invitations i ON i.id = r.invitation_id " if needs_invitation else "")
-           + f"WHERE r.round_id IN ({_in(round_ids)}) AND a.value_num IS NOT NULL")
+           + (", json_each(a.value_text) j " if kind == "options" else "")
+           + f"WHERE r.round_id IN ({_in(round_ids)}) AND "
+           + ("a.value_num IS NOT NULL" if kind == "num" else "a.value_text LIKE '[%' AND json_valid(a.value_text)")
+           + (" AND a.value_text <> '[]'" if kind == "respondents" else ""))
     args = params + list(round_ids)
     if units is not None:
         sql += f" AND r.unit IN ({_in(units)})"
@@ -186,7 +203,7 @@ def item_rows(db, round_refs: list | None = None, by: tuple[str, ...] = (), proj
     for d in by:
         if not d or not d.replace("_", "").isalnum():
             raise SurveyError(f"cannot break down by '{d}'")
-    raw = answer_counts(db, scope.round_ids, by, units, items, responded_only)
+    raw = answer_counts(db, scope.round_ids, by, units, items, responded_only, multiple_items(scope))
     dims = tuple(d for d in by if d != "group")
     # (round, item, version) -> {(group, *dims): {code: count}}
     tables: dict[tuple, dict[tuple, dict]] = defaultdict(lambda: defaultdict(dict))
@@ -218,7 +235,9 @@ def item_rows(db, round_refs: list | None = None, by: tuple[str, ...] = (), proj
                 target = aggregated.setdefault(cell, {})
                 for code, count in counts.items():
                     target[code] = target.get(code, 0) + count
-        hidden = suppress({k: sum(v.values()) for k, v in aggregated.items()}, scope.min_n, personal)
+        multiple = next(iter(specs.values())).type == "multiple"
+        hidden = suppress({k: (v.get(None) or 0) if multiple else sum(v.values()) for k, v in aggregated.items()},
+                          scope.min_n, personal)
         round_ = scope.round(round_id)
         for cell, counts in aggregated.items():
             spec = specs.get(cell[0]) or next(iter(specs.values()))
@@ -247,6 +266,12 @@ def item_rows(db, round_refs: list | None = None, by: tuple[str, ...] = (), proj
     out.sort(key=lambda r: (item_order.get(r["item"], 9999), r["item"], r["item_version"], order[r["round_id"]],
                             *[(r.get(d) is None, str(r.get(d) or "")) for d in by]))
     return out
+
+
+def multiple_items(scope: Scope) -> list[str]:
+    """Multiple-choice (checklist) items of the scope's questionnaires."""
+    return sorted({item.id for r in scope.rounds for _, q, _ in scope.questionnaires[r["id"]].values()
+                   for item in q.items() if item.type == "multiple"})
 
 
 def _item_order(scope: Scope) -> dict[str, int]:

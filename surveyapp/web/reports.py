@@ -75,7 +75,7 @@ def project_page(project_id):
         for r in scope.rounds:
             for g in scope.groups(r["id"]):
                 for item in scope.questionnaires[r["id"]][g][1].items():
-                    if item.type in ("scale", "single", "number"):
+                    if item.type in ("scale", "single", "number", "multiple"):
                         items.setdefault(item.id, item.text)
         context.update(groups=groups, items=list(items.items()), indices=report_data.index_definitions(scope))
         item = sel["item"] if sel["item"] in items else (next(iter(items)) if items else "")

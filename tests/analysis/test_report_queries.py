@@ -229,3 +229,29 @@ def test_no_pooled_total_across_groups_with_different_wording(report_db, tmp_pat
     by_group = rd.item_rows(db, ["Runde 5"], by=("group",), project="eval", items=["q1"])
     assert {r["group"] for r in by_group} == {"medarbejdere", "ledere"}       # no pooled total row
     assert rd.item_rows(db, ["Runde 5"], project="eval", items=["q1"]) == []
+
+
+def test_multiple_choice_shares_are_percent_of_respondents(db, tmp_path, secret):
+    from surveyapp import questionnaire_store
+
+    (tmp_path / "check.yaml").write_text(
+        "id: t-check\ntitle: Tjekliste\nsections:\n  - id: s1\n    title: Del 1\n    items:\n"
+        "      - id: tilbud\n        type: multiple\n        text: Hvilke tilbud er startet?\n        options:\n"
+        "          - {code: 1, label: Familiebehandling}\n          - {code: 2, label: Mentor}\n          - {code: 3, label: Kontaktperson}\n",
+        encoding="utf-8")
+    with transaction(db):
+        rounds.ensure_project(db, "chk", "Tjek", min_n=5)
+    questionnaire_store.load(db, tmp_path / "check.yaml")
+    rid = rounds.create_round(db, "R", {"": "t-check"}, "chk", "2019-03-01")
+    chosen = {"a": "1,2", "b": "2", "c": "1,2,3", "d": "2", "e": "1", "f": ""}     # f did not answer
+    with transaction(db):
+        for key in chosen:
+            respondents.add_invitation(db, rounds.get_round(db, rid), {"key": key, "unit": "X"}, secret)
+    rounds.open_round(db, rid)
+    import_responses(db, rid, data=("key,tilbud\n" + "".join(f'{k},"{v}"\n' for k, v in chosen.items())).encode(), filename="c.csv")
+    row = row_for(rd.item_rows(db, project="chk"), item="tilbud")
+    answered = [v.split(",") for v in chosen.values() if v]
+    assert row["n"] == len(answered) == 5
+    for code in ("1", "2", "3"):
+        assert row["shares"][code] == pytest.approx(100 * sum(code in a for a in answered) / len(answered), abs=0.01)
+    assert row["mean"] is None and not row["suppressed"]
