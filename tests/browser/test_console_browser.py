@@ -157,24 +157,36 @@ def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp
     assert "18 respondenter er føjet til listen" in page.locator(".flash").inner_text()
     assert page.locator("#respondents tbody tr").count() == 18
 
+    # p18 has left the job (ineligible: stays on the list, gets no mail); p17 was put on by mistake.
+    page.get_by_role("link", name="Ret, uegnet, fjern p18").click()
+    page.get_by_label("Årsag").select_option("fratrådt")
+    page.get_by_role("button", name="Markér som uegnet").click()
+    assert "p18 er markeret uegnet" in page.locator(".flash").inner_text()
+    page.get_by_role("link", name="Ret, uegnet, fjern p17").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Fjern p17").click()
+    assert "p17 er fjernet fra listen" in page.locator(".flash").inner_text()
+    assert page.locator("#respondents tbody tr").count() == 17
+
     # Dry run, then send.
     page.get_by_role("link", name="Send mails").click()
     page.get_by_role("button", name="Vis hvem der får mail (prøvekørsel)").click()
-    assert "Prøvekørsel: 18 ville få mail" in page.locator("#send-result").inner_text()
+    assert "Prøvekørsel: 16 ville få mail" in page.locator("#send-result").inner_text()
     assert handler.messages == []
     check_axe(page, "dry run")
     page.once("dialog", lambda dialog: dialog.dismiss())  # "Send mails nu?" - no: nothing happens
     page.get_by_role("button", name="Send nu").click()
     page.wait_for_load_state()
-    assert "Prøvekørsel: 18 ville få mail" in page.locator("#send-result").inner_text()
+    assert "Prøvekørsel: 16 ville få mail" in page.locator("#send-result").inner_text()
     assert page.locator("#sent-count").count() == 0 and handler.messages == []
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Send nu").click()
-    assert page.locator("#sent-count").inner_text() == "18"
-    assert len(handler.messages) == 18
+    assert page.locator("#sent-count").inner_text() == "16"
+    assert len(handler.messages) == 16
+    assert {m["To"].addresses[0].addr_spec for m in handler.messages}.isdisjoint({"p17@vejle.example", "p18@vejle.example"})
     page.get_by_role("button", name="Send nu").click()  # again: nobody gets it twice
-    assert page.locator("#sent-count").inner_text() == "0" and page.locator("#skipped-count").inner_text() == "18"
-    assert len(handler.messages) == 18
+    assert page.locator("#sent-count").inner_text() == "0" and page.locator("#skipped-count").inner_text() == "17"
+    assert len(handler.messages) == 16
 
     # One person answers through the link in their mail, in the browser.
     mail_to_p01 = next(m for m in handler.messages if m["To"].addresses[0].addr_spec == "p01@horsens.example")
@@ -202,10 +214,10 @@ def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp
                    (stamp, stamp, response["id"]))
 
     page.goto(round_url)
-    assert page.locator("#kpi-invited").inner_text() == "18"
+    assert page.locator("#kpi-invited").inner_text() == "17"     # p17 removed; p18 ineligible still counts
     assert page.locator("#kpi-complete").inner_text() == "10"  # p01 in the browser + 9 submitted
     assert page.locator("#kpi-partial").inner_text() == "1"    # p13: 1 of 2 items = the 50 % threshold
-    assert page.locator("#kpi-rate").inner_text() == "61,1 %"  # 11 / 18
+    assert page.locator("#kpi-rate").inner_text() == "64,7 %"  # 11 / 17
     assert page.locator("#rates tr.lagging").count() >= 1
     assert page.locator("#bar-chart rect.bar").count() == 6
     assert page.locator("#daily-chart circle").count() == 10   # opening day to today
