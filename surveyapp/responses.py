@@ -242,34 +242,21 @@ IMPORT_SPECIAL = ("key", "email", "status", "submitted_at", "name", "group", "un
 BATCH = 50_000
 
 
-def _column_parser(q: Questionnaire, item):
-    """A fast parser for one item's cells: (value_num, value_text) or None, AnswerError on bad input.
+def _choice_lookup(q: Questionnaire, item) -> dict[str, float] | None:
+    """Every accepted spelling of a choice item's options (code, label, English label) -> code.
 
-    Choice items are looked up in a dict of codes and labels (the hot path of a large import);
-    everything else goes through parse_answer, the same rules the answer pages use.
+    The hot path of a large import is one dict lookup per cell; anything not found here goes
+    through parse_answer, the same rules the answer pages use (and its error message).
     """
-    if item.type in ("scale", "single"):
-        lookup: dict[str, float] = {}
-        for option in q.options(item) + q.missing_options(item):
-            for spelling in (str(option.code), f"{option.code}.0", option.label.casefold(), (option.label_en or "").casefold()):
-                if spelling:
-                    lookup.setdefault(spelling, float(option.code))
-
-        def parse(raw: str):
-            text = raw.strip()
-            if not text:
-                return None
-            code = lookup.get(text)
-            if code is None:
-                code = lookup.get(text.casefold())
-                if code is None:
-                    return parse_answer(q, item, text)  # raises AnswerError, or accepts "3,0" and the like
-            return code, None
-        return parse
-
-    def parse_other(raw: str):
-        return parse_answer(q, item, raw)
-    return parse_other
+    if item.type not in ("scale", "single"):
+        return None
+    lookup: dict[str, float] = {}
+    for option in q.options(item) + q.missing_options(item):
+        for spelling in (str(option.code), f"{option.code}.0", option.label, option.label.casefold(),
+                         option.label_en or "", (option.label_en or "").casefold()):
+            if spelling:
+                lookup.setdefault(spelling, float(option.code))
+    return lookup
 
 
 class _Plan:
@@ -278,8 +265,8 @@ class _Plan:
     def __init__(self, db, round_id: int, group: str, item_columns: list[str]):
         self.version_id = version_for_group(db, round_id, group)
         self.q = get_version(db, self.version_id)
-        items = {i.id: i for i in self.q.question_items()}
-        self.columns = [(c, items[c], _column_parser(self.q, items[c])) for c in item_columns if c in items]
+        self.items = items = {i.id: i for i in self.q.question_items()}
+        self.columns = [(c, items[c], _choice_lookup(self.q, items[c])) for c in item_columns if c in items]
         self.foreign = [c for c in item_columns if c not in items]
         # Items that a group rule or show_if can hide, and the items those conditions read.
         self.conditional = [i for i in items.values() if i.show_if is not None or i.groups]
@@ -367,24 +354,29 @@ def import_responses(db, round_ref, path: str | Path | None = None, data: bytes 
         for column in plan.foreign:
             if raw.get(column, "").strip():
                 errors.append(RowError(line, column, f"'{column}' is not an item of questionnaire {plan.q.id} (group '{group}')"))
-        values = {}
+        values = []  # (item id, item version, value_num, value_text)
         row_ok = True
-        for column, item, parse in plan.columns:
-            cell = raw.get(column, "")
+        for column, item, lookup in plan.columns:
+            cell = raw.get(column)
             if not cell:
                 continue
+            code = lookup.get(cell) if lookup is not None else None
+            if code is not None:
+                values.append((column, item.version, code, None))
+                continue
             try:
-                value = parse(cell)
+                value = parse_answer(plan.q, item, cell)
             except AnswerError as error:
                 errors.append(RowError(line, column, f"{cell!r}: {error}"))
                 row_ok = False
                 continue
             if value is not None:
-                values[item.id] = (item, value)
+                values.append((column, item.version, *value))
         if row_ok and plan.conditional and values:
-            shown_answers = {item_id: decode_answer(item, *value) for item_id, (item, value) in values.items() if item_id in plan.sources}
+            given = {v[0] for v in values}
+            shown_answers = {v[0]: decode_answer(plan.items[v[0]], v[2], v[3]) for v in values if v[0] in plan.sources}
             for item in plan.conditional:
-                if item.id in values and not plan.q.is_shown(item, shown_answers, group):
+                if item.id in given and not plan.q.is_shown(item, shown_answers, group):
                     why = (f"the item is not asked of group '{group}'" if not plan.q.applies_to_group(item, group)
                            else f"the answer to '{item.show_if.item}' hides it (show_if)")
                     errors.append(RowError(line, item.id, f"answered, but {why}; leave the cell blank"))
@@ -408,9 +400,9 @@ def import_responses(db, round_ref, path: str | Path | None = None, data: bytes 
                                   when, when, when if status == "complete" else None))
             invitation_rows.append((int(status == "complete"), invitation["id"]))
             # Rows in primary-key order, so the WITHOUT ROWID table appends instead of reshuffling pages.
-            for item_id in sorted(values):
-                item, (num, text) = values[item_id]
-                answer_rows.append((response_id, item_id, item.version, num, text, stamp))
+            values.sort()  # by item id (unique within a row)
+            for item_id, version, num, text in values:
+                answer_rows.append((response_id, item_id, version, num, text, stamp))
             if len(answer_rows) >= BATCH:
                 answer_count += _flush(db, response_rows, invitation_rows, answer_rows)
         answer_count += _flush(db, response_rows, invitation_rows, answer_rows)
