@@ -250,10 +250,13 @@ def _choice_lookup(q: Questionnaire, item) -> dict[str, float] | None:
     """
     if item.type not in ("scale", "single"):
         return None
+    options = q.options(item) + q.missing_options(item)
     lookup: dict[str, float] = {}
-    for option in q.options(item) + q.missing_options(item):
-        for spelling in (str(option.code), f"{option.code}.0", option.label, option.label.casefold(),
-                         option.label_en or "", (option.label_en or "").casefold()):
+    # Codes win over labels, as in parse_answer (a label "2" on the option coded 1 stays a label).
+    for option in options:
+        lookup[str(option.code)] = lookup[f"{option.code}.0"] = float(option.code)
+    for option in options:
+        for spelling in (option.label, option.label.casefold(), option.label_en or "", (option.label_en or "").casefold()):
             if spelling:
                 lookup.setdefault(spelling, float(option.code))
     return lookup

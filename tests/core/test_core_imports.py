@@ -327,3 +327,31 @@ def test_anonymous_import_does_not_keep_the_file_order(cli, db_path, small_yaml,
     db.conn.close()
     assert sorted(stored) == sorted(patterns)
     assert stored != patterns  # 1 in 40! that a shuffle keeps the order
+
+
+def test_import_reads_cells_exactly_as_the_answer_pages_do(db, secret, tmp_path):
+    """Codes win over labels, labels match in any case and in English: the import's fast path
+    and parse_answer (the answer pages' rule) agree on every spelling."""
+    from surveyapp import questionnaire_store, respondents, responses, rounds
+    from surveyapp.questionnaire import AnswerError, parse, parse_answer
+
+    text = ("id: tricky\ntitle: T\nsections:\n  - id: s\n    title: S\n    items:\n"
+            "      - id: v\n        type: single\n        text: V\n        options:\n"
+            "          - {code: 1, label: \"2\", label_en: Two}\n          - {code: 2, label: To, label_en: \"1\"}\n"
+            "        missing:\n          - {code: 9, label: Ved ikke, label_en: Don't know}\n")
+    q = parse(text, "tricky.yaml")
+    questionnaire_store.register(db, q, text, "tricky.yaml")
+    rounds.create_round(db, "T", {"": "tricky"}, "p")
+    cells = ["1", "2", "2.0", "9", "To", "to", "TWO", "two", "Ved ikke", "VED IKKE", "don't know", "1.0"]
+    respondents.import_respondents(db, "T", data=("key\n" + "".join(f"k{n}\n" for n in range(len(cells)))).encode(),
+                                   filename="l.csv", secret=secret)
+    body = "key,v\n" + "".join(f"k{n},{cell}\n" for n, cell in enumerate(cells))
+    responses.import_responses(db, "T", data=body.encode(), filename="a.csv")
+    stored = {r[0]: r[1] for r in db.execute(
+        "SELECT p.key, a.value_num FROM answers a JOIN responses r ON r.id = a.response_id "
+        "JOIN invitations i ON i.id = r.invitation_id JOIN people p ON p.id = i.person_id").fetchall()}
+    for n, cell in enumerate(cells):
+        assert stored[f"k{n}"] == parse_answer(q, q.item("v"), cell)[0], cell
+    assert stored["k1"] == 2.0 and stored["k0"] == 1.0  # "2" is the code 2, not the label of code 1
+    with pytest.raises(AnswerError):
+        parse_answer(q, q.item("v"), "3")
