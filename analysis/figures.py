@@ -24,7 +24,8 @@ from .formatting import decimal  # noqa: E402
 from .suppression import TOO_FEW  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
-GROUP_COLOURS = ["#1f5f8b", "#c8553d", "#2a9d8f", "#8e6c8a", "#e9c46a", "#4d4d4d"]
+GROUP_COLOURS = ["#1f5f8b", "#c8553d", "#2a9d8f", "#8e6c8a", "#d4a017", "#4d4d4d", "#6a994e", "#e07a9f", "#5e60ce", "#8c5e3c"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<"]
 # Sequential blues for ordered categories (lowest first), grey for "Ved ikke".
 CATEGORY_COLOURS = ["#b2182b", "#ef8a62", "#fddbc7", "#d1e5f0", "#67a9cf", "#2166ac", "#053061"]
 MISSING_COLOUR = "#9e9e9e"
@@ -110,7 +111,7 @@ def trend_means(series: list[dict], rounds: list[str], base: str | Path, title: 
         shown = [p for p in pts if not p.get("suppressed") and p.get("mean") is not None]
         xs = [x_of[p["round"]] for p in shown]
         if shown:
-            ax.plot(xs, [p["mean"] for p in shown], marker="o", color=colour, label=s["label"], linewidth=2)
+            ax.plot(xs, [p["mean"] for p in shown], marker=MARKERS[k % len(MARKERS)], color=colour, label=s["label"], linewidth=2)
             lows = [p["ci_low"] if p.get("ci_low") is not None else p["mean"] for p in shown]
             highs = [p["ci_high"] if p.get("ci_high") is not None else p["mean"] for p in shown]
             ax.fill_between(xs, lows, highs, color=colour, alpha=0.15, linewidth=0)
@@ -159,7 +160,7 @@ def stacked_shares(bars: list[dict], options: list[tuple[int, str]], missing: li
     share of everyone who answered the item. bars: [{"label", "n", "n_valid", "shares" (of N),
     "shares_valid", "suppressed"}]; options in scale order (lowest code first is not required)."""
     ordered = sorted(options, key=lambda o: o[0])  # lowest substantive code left
-    height = 0.5 * len(bars) + 0.9
+    height = 0.55 * len(bars) + 0.9
     fig, (bottom, top) = _figure(9, height, title, caption, top_extra=0.4)
     ax = fig.add_axes([0.26, bottom, 0.52, top - bottom])
     ax_m = fig.add_axes([0.85, bottom, 0.11, top - bottom], sharey=ax) if missing else None
@@ -167,7 +168,9 @@ def stacked_shares(bars: list[dict], options: list[tuple[int, str]], missing: li
     csv_rows = []
     y_labels = []
     for y, bar in enumerate(bars):
-        y_labels.append(_short(str(bar["label"]), 34) + f"\n(N = {bar.get('n') if bar.get('n') is not None else '–'})")
+        label = "\n".join(_short(line, 34) for line in str(bar["label"]).split("\n"))
+        n_text = f"(N = {bar.get('n') if bar.get('n') is not None else '–'})"
+        y_labels.append(label + (" " if "\n" in label else "\n") + n_text)
         row = {"bar": bar["label"], "n": bar.get("n"), "n_valid": bar.get("n_valid"), "suppressed": bool(bar.get("suppressed"))}
         if bar.get("suppressed") or not bar.get("shares_valid"):
             ax.barh(y, 100, color="#f2f2f2", edgecolor="#cccccc", hatch="//")
@@ -248,8 +251,8 @@ def index_trends(series: list[dict], rounds: list[str], base: str | Path, title:
         colour = GROUP_COLOURS[k % len(GROUP_COLOURS)]
         shown = [p for p in s["points"] if p["round"] in x_of and p.get("score") is not None and not p.get("suppressed")]
         if shown:
-            ax.plot([x_of[p["round"]] for p in shown], [p["score"] for p in shown], marker="o", color=colour, linewidth=2,
-                    label=s["label"])
+            ax.plot([x_of[p["round"]] for p in shown], [p["score"] for p in shown], marker=MARKERS[k % len(MARKERS)],
+                    color=colour, linewidth=2, label=s["label"])
             for p in (shown if len(series) <= 3 else []):
                 ax.annotate(decimal(p["score"], 1), (x_of[p["round"]], p["score"]), textcoords="offset points",
                             xytext=(6, 4 + 9 * (k % 3) - 9), fontsize=7.5, color=colour)

@@ -708,6 +708,7 @@ def build_figures(db, out_dir, round_refs: list | None = None, project: str | No
 
     from analysis import figures
     from analysis.formatting import caption
+    from analysis.formatting import decimal as fmt_decimal
 
     out = Path(out_dir)
     scope = Scope(db, round_refs, project, units)
@@ -761,7 +762,7 @@ def build_figures(db, out_dir, round_refs: list | None = None, project: str | No
                                         (min(spec.substantive), max(spec.substantive)))
             made.append({"figure": f"trend_{name}", "kind": "trend", "item": item_id, "files": [str(f) for f in files]})
         if "shares" in kinds:
-            bars = [{"label": f"{label_of[p['round_id']]}, {p['group'] or 'alle'}", "n": p["n"], "n_valid": p["n_valid"],
+            bars = [{"label": f"{label_of[p['round_id']]}\n{p['group'] or 'alle'}", "n": p["n"], "n_valid": p["n_valid"],
                      "shares": p["shares"], "shares_valid": p["shares_valid"], "suppressed": p["suppressed"]}
                     for p in sorted(points, key=lambda p: (p["group"], scope.index_of[p["round_id"]]))]
             cap = caption(_source(scope, item_id), ", ".join(g or "alle" for g in group_names), figures.n_caption(n_by_round) + f" ({N_RULE})",
@@ -802,15 +803,19 @@ def build_figures(db, out_dir, round_refs: list | None = None, project: str | No
             n_by_round = {label_of[r["id"]]: {d["title"]: next((x["n"] for x in irows if x["index"] == d["id"] and x["round_id"] == r["id"]), None)
                                               for d in definitions.values()} for r in scope.rounds}
             thresholds = next((d["thresholds"] for d in definitions.values() if d["thresholds"]), None)
+            codes = [c for r in scope.rounds for g in scope.groups(r["id"]) for d in definitions.values() for i in d["items"]
+                     for c in ((scope.spec(r["id"], g, i).substantive if scope.spec(r["id"], g, i) else ()))]
+            index_scale = (min(codes), max(codes)) if codes else (1, 5)
+            index_source = ", ".join(sorted({d["questionnaire"] for d in definitions.values()}))
             index_rounds = [label_of[r["id"]] for r in scope.rounds if any(x["round_id"] == r["id"] for x in irows)]
             n_by_round = {k: v for k, v in n_by_round.items() if k in index_rounds}
-            cap = caption(_source(scope), None, figures.n_caption(n_by_round) + " (n = enheder)",
-                          "1-5", "Indeks: pr. enhed gennemsnittet af de besvarede spørgsmål (\"Ved ikke\" udeladt, ikke talt som 0), "
+            cap = caption(f"{index_source}; runder: {', '.join(index_rounds)}", None, figures.n_caption(n_by_round) + " (n = enheder)",
+                          f"{index_scale[0]}-{index_scale[1]} (gennemsnit af spørgsmålenes svarkoder)", "Indeks: pr. enhed gennemsnittet af de besvarede spørgsmål (\"Ved ikke\" udeladt, ikke talt som 0), "
                           "derefter gennemsnittet af enhedernes gennemsnit (hver enhed vejer ens).",
                           NOT_PERSONAL if not any(q[2] for r in scope.rounds for q in scope.questionnaires[r["id"]].values())
                           else suppression_rule,
-                          f"Farver: grøn ≥ {thresholds[0]}, gul ≥ {thresholds[1]}, ellers rød." if thresholds else None)
-            files = figures.index_trends(series, index_rounds, out / "index_trends", "Indeks pr. fase", cap, (1, 5), thresholds)
+                          f"Farver: grøn ≥ {fmt_decimal(thresholds[0], 1)}, gul ≥ {fmt_decimal(thresholds[1], 1)}, ellers rød." if thresholds else None)
+            files = figures.index_trends(series, index_rounds, out / "index_trends", "Indeks pr. fase", cap, index_scale, thresholds)
             made.append({"figure": "index_trends", "kind": "index", "files": [str(f) for f in files]})
     if "rates" in kinds:
         rates = rate_cells(db, [r["id"] for r in scope.rounds], units=units)
