@@ -520,9 +520,15 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 def load_file(path: str | Path) -> Questionnaire:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise QuestionnaireError([Problem(str(path), 1, f"cannot read file: {error}")]) from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise QuestionnaireError([Problem(str(path), 1, f"cannot read file: {error.strerror or error}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise QuestionnaireError([Problem(str(path), line, f"not UTF-8 text (byte 0x{data[error.start]:02x}); "
+                                                           "save the file as UTF-8")]) from None
     return parse(text, str(path))
 
 

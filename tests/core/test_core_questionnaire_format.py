@@ -346,6 +346,19 @@ def test_missing_file_is_a_problem_not_a_traceback(cli, tmp_path):
     assert result.stderr.startswith(f"{tmp_path / 'nope.yaml'}:1: cannot read file")
 
 
+def test_a_file_saved_in_windows_1252_points_at_the_first_bad_line(cli, tmp_path):
+    path = tmp_path / "ansi.yaml"
+    text = BASE.replace("title: S1", "title: Første side")
+    path.write_bytes(text.encode("cp1252"))
+    line = next(n for n, l in enumerate(text.splitlines(), 1) if not l.isascii())  # "I meget høj grad"
+    result = cli("questionnaire", "check", path, ok=False)
+    assert result.stderr.strip() == f"{path}:{line}: not UTF-8 text (byte 0xf8); save the file as UTF-8"
+    # With a byte-order mark (as Windows editors write UTF-8) the file is fine.
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes(b"\xef\xbb\xbf" + BASE.encode("utf-8"))
+    assert cli("questionnaire", "check", bom).exit_code == 0
+
+
 def test_load_is_all_or_nothing_across_files(cli, tmp_path, minimal_yaml):
     bad = tmp_path / "bad.yaml"
     bad.write_text(BASE + "      - {id: x1, text: X, scale: nope}\n", encoding="utf-8")
