@@ -1,4 +1,6 @@
-"""A small, fully known project for the report tests: two groups, two rounds, a reworded item,
+"""Test data of tests/analysis (imported by its conftest.py and the tests; a unique module name so
+it never collides with another folder's conftest): a small, fully known
+project for the report tests: two groups, two rounds, a reworded item,
 a reverse-keyed item, an index, a construct shared by both groups, an anonymous round.
 
 Every answer is written here, so the tests can compute the expected statistics by hand or
@@ -6,8 +8,6 @@ with numpy/scipy from the same table (never from the code under test)."""
 from __future__ import annotations
 
 import textwrap
-
-import pytest
 
 from surveyapp import questionnaire_store, respondents, rounds
 from surveyapp.db import transaction
@@ -89,8 +89,7 @@ def _csv(rows: list[dict], columns: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@pytest.fixture
-def report_db(db, tmp_path, secret):
+def build_report_db(db, tmp_path, secret) -> dict:
     """The project 'eval' (min_n 5) with rounds 'Runde 1' (2013-03) and 'Runde 2' (2013-09)."""
     (tmp_path / "staff1.yaml").write_text(staff_yaml(1), encoding="utf-8")
     (tmp_path / "staff2.yaml").write_text(staff_yaml(2), encoding="utf-8")

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from surveyapp.cli import main
 
-from conftest import ROUND1, ROUND2, STAFF  # noqa: E402
+from report_testdata import ROUND1, ROUND2, STAFF
 
 
 def run(db_path, *args):

@@ -1,5 +1,5 @@
 """The query layer on a real SQLite file: every expected number is computed here from the answer
-table in conftest.py (by hand or with numpy/scipy), never taken from the code under test."""
+table in report_testdata.py (by hand or with numpy/scipy), never taken from the code under test."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +12,7 @@ from surveyapp.db import transaction
 from surveyapp.errors import SurveyError
 from surveyapp.responses import import_responses
 
-from conftest import LEADS, ROUND1, ROUND2, STAFF, _csv  # noqa: E402  (tests/analysis/conftest.py)
+from report_testdata import LEADS, ROUND1, ROUND2, STAFF, _csv
 
 
 def staff_answers(round_no: int, item_index: int, unit: str | None = None) -> list:
@@ -212,7 +212,7 @@ def test_responded_only_counts_complete_and_valid_partial(report_db, secret):
 def test_no_pooled_total_across_groups_with_different_wording(report_db, tmp_path, secret):
     from surveyapp import questionnaire_store
 
-    from conftest import SCALE
+    from report_testdata import SCALE
 
     db = report_db["db"]
     (tmp_path / "lead2.yaml").write_text(

@@ -10,7 +10,7 @@ import pytest
 from surveyapp import users
 from surveyapp.db import connect
 
-from conftest import ROUND1  # noqa: E402
+from report_testdata import ROUND1
 
 
 @pytest.fixture
