@@ -82,6 +82,10 @@ def create_round(
     if opens_date and closes_date and closes_date < opens_date:
         raise SurveyError("the round closes before it opens")
     with transaction(db):
+        if not project:
+            existing = [p["id"] for p in list_projects(db)]
+            if len(existing) > 1:
+                raise SurveyError(f"there are several projects ({', '.join(existing)}); say which with --project")
         project_id = ensure_project(db, project)
         if db.execute("SELECT 1 FROM rounds WHERE project_id = ? AND name = ?", (project_id, name)).fetchone():
             raise Conflict(f"project '{project_id}' already has a round named '{name}'")

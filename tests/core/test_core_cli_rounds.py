@@ -169,3 +169,12 @@ def test_demo_builds_a_believable_project(cli):
     again = cli("demo")
     assert "nothing changed" in again.stdout
     assert len(cli.json("report", "response-rates", "--project", "forebyggelse", "--by", "unit", "--format", "json")) == len(rows)
+
+
+def test_without_project_a_round_joins_the_only_project(cli, loaded):
+    cli("round", "create", "--name", "R1", "--questionnaire", "small", "--project", "familie")
+    cli("round", "create", "--name", "R2", "--questionnaire", "small")
+    assert {r["name"]: r["project_id"] for r in cli.json("round", "list", "--format", "json")} == {"R1": "familie", "R2": "familie"}
+    cli("round", "create", "--name", "R1", "--questionnaire", "small", "--project", "forebyggelse")
+    one_line_error(cli("round", "create", "--name", "R3", "--questionnaire", "small", ok=False),
+                   "there are several projects (familie, forebyggelse); say which with --project")
