@@ -79,3 +79,12 @@ def test_unknown_figure_or_project_is_404(logged_in):
     assert client.get("/reports/nope").status_code == 404
     assert client.get("/reports/eval/figure/trend_nope.png?item=nope").status_code == 404
     assert client.get("/reports/eval/figure/..%2Fetc.png").status_code == 404
+
+
+def test_two_rounds_show_the_panel_comparison(logged_in):
+    client = logged_in("evaluator")
+    html = client.get("/reports/eval?item=q1&round=1&round=2").get_data(as_text=True)
+    assert "Panel: de samme personer i begge runder" in html
+    assert "begge runder: 14" in html
+    index_only = client.get("/reports/eval?index=samlet&round=1").get_data(as_text=True)
+    assert "Samlet indeks" in index_only
