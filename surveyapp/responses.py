@@ -318,6 +318,7 @@ def import_responses(db, round_ref, path: str | Path | None = None, data: bytes 
     status_column, submitted_column = lower.get("status"), lower.get("submitted_at")
     plans: dict[str, _Plan] = {}
     parsed_rows = []
+    skipped = 0
     seen: dict[int, int] = {}
     for line, raw in rows:
         key = raw.get(key_column, "").strip() if key_column else ""
@@ -342,7 +343,8 @@ def import_responses(db, round_ref, path: str | Path | None = None, data: bytes 
         plan = plans.get(group)
         if plan is None:
             plan = plans[group] = _Plan(db, round_["id"], group, item_columns)
-        status = (raw.get(status_column, "").strip().casefold() if status_column else "") or "complete"
+        given_status = raw.get(status_column, "").strip().casefold() if status_column else ""
+        status = given_status or "complete"
         if status not in ("complete", "partial"):
             errors.append(RowError(line, status_column, f"status must be complete or partial, not '{status}'"))
         submitted = raw.get(submitted_column, "").strip() if submitted_column else ""
@@ -383,6 +385,11 @@ def import_responses(db, round_ref, path: str | Path | None = None, data: bytes 
                     why = (f"the item is not asked of group '{group}'" if not plan.q.applies_to_group(item, group)
                            else f"the answer to '{item.show_if.item}' hides it (show_if)")
                     errors.append(RowError(line, item.id, f"answered, but {why}; leave the cell blank"))
+        if not values and status != "complete" or not values and not given_status:
+            # Exports often list everyone invited: a row without answers (and not explicitly
+            # complete) is someone who did not respond, not an empty response.
+            skipped += 1
+            continue
         parsed_rows.append((invitation, plan, status, submitted or None, values))
     if errors:
         raise ImportRejected(name, errors)
@@ -411,7 +418,7 @@ def import_responses(db, round_ref, path: str | Path | None = None, data: bytes 
         answer_count += _flush(db, response_rows, invitation_rows, answer_rows)
         audit.record(db, actor, "responses.imported", round_["id"], file=Path(name).name, responses=len(parsed_rows),
                      answers=answer_count)
-    return {"round": round_["id"], "responses": len(parsed_rows), "answers": answer_count}
+    return {"round": round_["id"], "responses": len(parsed_rows), "answers": answer_count, "skipped": skipped}
 
 
 def _flush(db, response_rows: list, invitation_rows: list, answer_rows: list) -> int:

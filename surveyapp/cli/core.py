@@ -185,7 +185,8 @@ def invitations_links(app, round_ref, fmt):
 def responses_import(app, round_ref, file):
     """Answers from another tool: key (or email), one column per item id, optional status and submitted_at."""
     result = response_service.import_responses(app.db, round_ref, file)
-    click.echo(f"imported {result['responses']} response(s) with {result['answers']} answer(s)")
+    click.echo(f"imported {result['responses']} response(s) with {result['answers']} answer(s)"
+               + (f"; skipped {result['skipped']} row(s) without answers" if result.get("skipped") else ""))
 
 
 RATE_COLUMNS = ["round", "group", "unit", "invited", "ineligible", "started", "complete", "valid_partial", "responded", "rate",

@@ -355,3 +355,15 @@ def test_import_reads_cells_exactly_as_the_answer_pages_do(db, secret, tmp_path)
     assert stored["k1"] == 2.0 and stored["k0"] == 1.0  # "2" is the code 2, not the label of code 1
     with pytest.raises(AnswerError):
         parse_answer(q, q.item("v"), "3")
+
+
+def test_rows_without_answers_are_non_respondents_not_responses(cli, db_path, listed, tmp_path):
+    # Exports from other tools often list everyone invited.
+    path = _csv(tmp_path / "answers.csv", "key,status,q1,q2\nP1,,4,3\nP2,,,\nP3,partial,,\nP4,complete,,\nP5,,,\n")
+    result = cli("responses", "import", listed, path)
+    assert result.stdout.strip() == "imported 2 response(s) with 2 answer(s); skipped 3 row(s) without answers"
+    got = answers_of(db_path)
+    # P4 said explicitly that it submitted an empty questionnaire; P2, P3 and P5 did not respond.
+    assert set(got) == {"P1", "P4"} and got["P4"] == {**got["P4"], "status": "complete", "answers": {}}
+    rates = cli.json("report", "response-rates", "--round", listed, "--format", "json")[0]
+    assert (rates["invited"], rates["started"], rates["complete"]) == (5, 2, 2)
