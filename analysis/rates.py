@@ -62,12 +62,15 @@ def response_rates(rounds: list[dict], invitations: list[dict], responses: list[
         round_responses = [r for r in responses if r["round_id"] == round_["id"]]
         subsets = [s for size in range(len(by), -1, -1) for s in combinations(by, size)]
         for subset in subsets:
-            cells = sorted({tuple(x[d] for d in subset) for x in round_invitations + round_responses})
-            for cell in cells:
+            # One pass per subset: each invitation and response goes to its cell.
+            members: dict[tuple, tuple[list, list]] = {}
+            for index, rows_ in ((0, round_invitations), (1, round_responses)):
+                for x in rows_:
+                    members.setdefault(tuple(x[d] for d in subset), ([], []))[index].append(x)
+            for cell in sorted(members):
                 key = dict(zip(subset, cell))
-                match = lambda x: all(x[d] == v for d, v in key.items())  # noqa: E731
-                counts = _cell_counts([i for i in round_invitations if match(i)], [r for r in round_responses if match(r)],
-                                      round_["partial_threshold"])
+                cell_invitations, cell_responses = members[cell]
+                counts = _cell_counts(cell_invitations, cell_responses, round_["partial_threshold"])
                 # The threshold goes with the numbers, so every table can say which rule it used.
                 rows.append({"round": round_["name"], "round_id": round_["id"],
                              "group": key.get("group"), "unit": key.get("unit"), **counts,
