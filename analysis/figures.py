@@ -280,13 +280,15 @@ def diverging(bars: list[dict], options: list[tuple[int, str]], base: str | Path
     ordered = sorted(options, key=lambda o: o[0])
     k = len(ordered)
     palette = _palette(k)
-    height = 0.5 * len(bars) + 0.8
-    fig, (bottom, top) = _figure(9, height, title, caption, top_extra=0.25)
-    ax = fig.add_axes([0.32, bottom, 0.62, top - bottom])
+    height = 0.52 * len(bars) + 0.8
+    fig, (bottom, top) = _figure(9.5, height, title, caption, top_extra=0.25)
+    ax = fig.add_axes([0.37, bottom, 0.58, top - bottom])
     csv_rows = []
     labels = []
     for y, bar in enumerate(bars):
-        labels.append(_short(str(bar["label"]), 46) + f"\n(N = {bar.get('n') if bar.get('n') is not None else '–'})")
+        lines = textwrap.wrap(str(bar["label"]), 40)
+        text = "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
+        labels.append(text + f" (N = {bar.get('n') if bar.get('n') is not None else '–'})")
         row = {"bar": bar["label"], "n": bar.get("n"), "suppressed": bool(bar.get("suppressed"))}
         if bar.get("suppressed") or not bar.get("shares_valid"):
             ax.text(0, y, TOO_FEW, ha="center", va="center", fontsize=8, color="#8a1c1c")
