@@ -55,14 +55,25 @@ def response_rows(db, round_ids: list[int], units: list[str] | None = None) -> l
         entry = versions.get(response["questionnaire_version_id"])
         if entry is None:
             q = get_version(db, response["questionnaire_version_id"])
-            entry = versions[response["questionnaire_version_id"]] = (q, {i.id: i for i in q.question_items()})
-        q, items = entry
-        # Decoded by item type (a free-text answer that starts with "[" stays text).
-        given = {item_id: decode_answer(items[item_id], *stored)
-                 for item_id, stored in answers.get(response["id"], {}).items() if item_id in items}
-        applicable = q.applicable_items(given, response["group"])
-        response["applicable"] = len(applicable)
-        response["answered"] = sum(1 for item in applicable if given.get(item.id) not in (None, "", []))
+            items = {i.id: i for i in q.question_items()}
+            # Items every respondent is asked, and those a group rule or show_if may hide.
+            plain = {i.id for i in items.values() if i.show_if is None and not i.groups}
+            conditional = [i for i in items.values() if i.id not in plain]
+            sources = {i.show_if.item for i in conditional if i.show_if is not None}
+            entry = versions[response["questionnaire_version_id"]] = (q, items, plain, conditional, sources)
+        q, items, plain, conditional, sources = entry
+        stored = answers.get(response["id"], {})  # a stored answer is never blank
+        answered = sum(1 for item_id in stored if item_id in plain)
+        applicable = len(plain)
+        if conditional:
+            # Decoded by item type (a free-text answer that starts with "[" stays text).
+            given = {item_id: decode_answer(items[item_id], *stored[item_id]) for item_id in sources if item_id in stored}
+            for item in conditional:
+                if q.is_shown(item, given, response["group"]):
+                    applicable += 1
+                    answered += item.id in stored
+        response["applicable"] = applicable
+        response["answered"] = answered
     return responses
 
 
