@@ -63,7 +63,7 @@ def project_page(project_id):
     sel = _selection(project_id)
     error = None
     context = {"project": project, "sel": sel, "user": current_user(), "items": [], "groups": [], "indices": {}, "option_labels": {},
-               "item_rows": [], "index_rows": [], "rates": [], "spreads": [], "versions": [], "changes": [], "paired": None,
+               "item_rows": [], "index_rows": [], "rates": [], "spreads": [], "versions": [], "changes": [], "paired": None, "source": "",
                "decimal": decimal, "percent": percent}
     if not sel["rounds"]:
         return render_template("reports/project.html", error=None, **context)
@@ -86,6 +86,7 @@ def project_page(project_id):
             if sel["group"]:
                 rows = [r for r in rows if r.get("group") in (sel["group"], None) or "group" not in by]
             context["item_rows"] = rows
+            context["source"] = report_data._source(scope, item)
             spec = next((scope.spec(r["id"], g, item) for r in scope.rounds for g in scope.groups(r["id"])
                          if scope.spec(r["id"], g, item) is not None), None)
             context["option_labels"] = {str(code): label for code, label in (spec.labels if spec else {}).items()}
