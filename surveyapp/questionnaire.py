@@ -599,7 +599,8 @@ def check_references(q: Questionnaire) -> list[tuple[tuple, str]]:
                     continue
                 item = q.item(item_id)
                 if item.type not in ("scale", "single", "number"):
-                    problems.append(((kind, e_index, "items", n), f"{entry.id}: item '{item_id}' is a {_type_name(item.type)} item and cannot enter a score"))
+                    problems.append(((kind, e_index, "items", n), f"{entry.id}: item '{item_id}' is a {_type_name(item.type)} item and cannot enter "
+                                                                           f"{'an index' if kind == 'indices' else 'a score'}"))
     return problems
 
 

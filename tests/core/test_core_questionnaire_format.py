@@ -166,7 +166,12 @@ BAD = {
           - {id: fri, text: Begrund, type: text}
     indices:
       - {id: idx, title: Indeks, items: [a1, fri]}   #<
-        """), "item 'fri' is a free-text item and cannot enter a score"),
+        """), "item 'fri' is a free-text item and cannot enter an index"),
+    "score over a multiple-choice item": (add("""\
+          - {id: flere, text: Flere, type: multiple, options: [{code: 1, label: A}, {code: 2, label: B}]}
+    scores:
+      - {id: sum, title: Sum, items: [a1, flere]}   #<
+        """), "item 'flere' is a multiple-choice item and cannot enter a score"),
     "index over an unknown item": (add("""\
     indices:
       - {id: idx, title: Indeks, items: [a1, a9]}   #<
