@@ -564,7 +564,8 @@ def crosstab_data(db, round_ref, row_item: str, col_item: str, group: str | None
         spec_r, spec_c = spec_r or sr, spec_c or sc
         personal = personal or entry[2]
         for x in responses:
-            if (x["group"] == g or (g == "" and not group)) and row_item in x["raw"] and col_item in x["raw"]:
+            answered_as = x["group"] if x["group"] in scope.questionnaires[r["id"]] else ""
+            if x["round_id"] == r["id"] and answered_as == g and row_item in x["raw"] and col_item in x["raw"]:
                 pairs.append((x["raw"][row_item], x["raw"][col_item]))
     if spec_r is None:
         raise NotFound(f"items '{row_item}' and '{col_item}' are not both in round '{r['name']}'")
