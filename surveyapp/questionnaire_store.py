@@ -24,6 +24,8 @@ def load(db, path: str | Path, actor: str = "cli") -> dict:
 
 
 def register(db, q: Questionnaire, text: str, source: str = "<string>", actor: str = "cli") -> dict:
+    # The same file saved with Windows line endings or a byte-order mark is the same version.
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     with transaction(db):
         existing = db.execute(

@@ -66,3 +66,13 @@ def test_wording_change_rules(cli, db, secret, tmp_path):
     assert texts == {1: "Spørgsmål nummer et", 2: "Et helt andet spørgsmål"}
     # The stored answer still says which wording it was given to.
     assert db.execute("SELECT item_version FROM answers WHERE item_id = 'q1'").fetchone()[0] == 1
+
+
+def test_line_endings_and_bom_do_not_make_a_new_version(cli, tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL_YAML, encoding="utf-8")
+    assert _load(cli, path)["version"] == 1
+    path.write_bytes(b"\xef\xbb\xbf" + SMALL_YAML.replace("\n", "\r\n").encode("utf-8"))
+    assert _load(cli, path) == {"questionnaire": "small", "version": 1, "new": False}
+    path.write_text(SMALL_YAML + "# a comment is a change\n", encoding="utf-8")
+    assert _load(cli, path) == {"questionnaire": "small", "version": 2, "new": True}
