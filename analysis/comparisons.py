@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from scipy import stats
 
-from .items import ItemSpec, compare_counts, item_statistics
+from .items import ItemSpec, compare_counts
 from .suppression import TOO_FEW, suppress
 
 
@@ -75,5 +75,3 @@ def crosstab(pairs: list[tuple], row_spec: ItemSpec, col_spec: ItemSpec, min_n: 
     return {"rows": rows, "cols": cols, "table": table, "n": cells[(None, None)], "p_chi2": p,
             "suppressed": sorted([list(k) for k in hidden], key=str)}
 
-
-__all__ = ["group_comparison", "crosstab", "item_statistics"]

@@ -8,9 +8,6 @@ import zipfile
 import pytest
 
 from surveyapp import users
-from surveyapp.db import connect
-
-from report_testdata import ROUND1
 
 
 @pytest.fixture
