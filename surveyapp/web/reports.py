@@ -107,8 +107,11 @@ def project_page(project_id):
             for v in versions:
                 stem = f"{item}_v{v}" if len(versions) > 1 or v > 1 else item
                 caption = f" (version {v})" if len(versions) > 1 or v > 1 else ""
-                figures.append({"name": f"trend_{stem}", "item": item, "alt": f"Udvikling i gennemsnit{caption}"})
-                figures.append({"name": f"shares_{stem}", "item": item, "alt": f"Fordeling af svar pr. runde{caption}"})
+                text = items.get(item, item)
+                figures.append({"name": f"trend_{stem}", "item": item,
+                                "alt": f"Gennemsnit pr. runde og gruppe med 95 %-konfidensinterval: {text}{caption}"})
+                figures.append({"name": f"shares_{stem}", "item": item,
+                                "alt": f"Fordeling af svarene pr. runde og gruppe: {text}{caption}"})
         if context["indices"]:
             figures.append({"name": "index_trends", "item": None, "alt": "Indeks pr. fase"})
         for r in scope.rounds:
