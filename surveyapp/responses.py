@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
 from pathlib import Path
 
 from . import audit, tokens
@@ -50,15 +51,23 @@ def start_response(db, secret: str, token: str, invitation: dict) -> dict:
     round_ = get_round(db, invitation["round_id"])
     version_id = version_for_group(db, round_["id"], invitation["group_name"])
     anonymous = bool(round_["anonymous"])
-    with transaction(db):
-        db.execute(
-            "INSERT INTO responses (round_id, invitation_id, anonymous_key, group_name, unit, questionnaire_version_id, "
-            "status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'started', ?) ON CONFLICT DO NOTHING",
-            (round_["id"], None if anonymous else invitation["id"],
-             tokens.anonymous_key(secret, token) if anonymous else None,
-             invitation["group_name"], invitation["unit"], version_id, _stamp(round_)),
-        )
-    return find_response(db, secret, token, invitation)
+    for _attempt in range(3):
+        # Anonymous responses get a random id: sequential ids would keep the order in which
+        # people started, which the coarse timestamps are there to hide. (Below 2**52, so the
+        # ids stay exact in JavaScript and leave room for the sequential ids after them.)
+        response_id = secrets.randbelow(2**52 - 1) + 1 if anonymous else None
+        with transaction(db):
+            db.execute(
+                "INSERT INTO responses (id, round_id, invitation_id, anonymous_key, group_name, unit, questionnaire_version_id, "
+                "status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'started', ?) ON CONFLICT DO NOTHING",
+                (response_id, round_["id"], None if anonymous else invitation["id"],
+                 tokens.anonymous_key(secret, token) if anonymous else None,
+                 invitation["group_name"], invitation["unit"], version_id, _stamp(round_)),
+            )
+        found = find_response(db, secret, token, invitation)
+        if found:
+            return found
+    raise SurveyError("could not start the response; please try again")  # pragma: no cover - a 2**-52 id collision, thrice
 
 
 def get_response(db, response_id: int) -> dict:

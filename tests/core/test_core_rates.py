@@ -213,3 +213,17 @@ def test_a_respondent_moved_to_another_unit_is_counted_there(db, rated_round):
     assert (got[("B",)]["invited"], got[("B",)]["complete"]) == (5, 3)
     only_b = rate_rows(db, ["R"], ("unit",), units=["B"])
     assert {r["unit"] for r in only_b} == {"B", None} and only_b[0]["complete"] == 3
+
+
+def test_anonymous_response_ids_do_not_keep_the_order_of_starting(db, secret, small_yaml):
+    questionnaire_store.load(db, small_yaml)
+    round_id = rounds.create_round(db, "Anonym", {"": "small"}, "p", anonymous=True)
+    round_ = rounds.get_round(db, round_id)
+    rounds.open_round(db, round_id)
+    started = []
+    for n in range(20):
+        invitation_id = respondents.add_invitation(db, round_, {"key": f"x{n}", "group": "staff", "unit": "A"}, secret)
+        token = tokens.make_token(secret, invitation_id)
+        started.append(responses.start_response(db, secret, token, tokens.find_invitation(db, secret, token))["id"])
+    assert len(set(started)) == 20 and all(0 < i < 2**52 for i in started)
+    assert started != sorted(started)  # 1 in 20! that random ids come out in order
