@@ -37,6 +37,8 @@ def test_backup_then_restore_over_a_crashed_database(db, db_path, secret, tmp_pa
     at_backup = answers(backup_file)
     assert len(at_backup) == 8 and at_backup == answers(db_path)
     assert sqlite3.connect(str(backup_file)).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert backup_file.stat().st_mode & 0o777 == 0o600  # personal data: the owner only
+    assert list(backup_file.parent.iterdir()) == [backup_file]  # no temporary file left behind
 
     # The same name again is refused (a backup is never overwritten by accident) ...
     again = runner.invoke(main, ["--db", str(db_path), "backup", str(backup_file)])

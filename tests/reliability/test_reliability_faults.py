@@ -148,3 +148,17 @@ def test_online_backup_during_writes_is_consistent_and_restores(bench, tmp_path)
         server.stop()
     check = bench.verify(restored, prepared, in_copy | set(fresh.acknowledged), set(stats.attempted) | set(fresh.attempted))
     assert check["integrity"] == "ok" and check["lost"] == 0 and check["half_written"] == 0
+
+
+def test_single_process_waitress_serving_stores_every_save(bench, tmp_path):
+    """`serve --workers 1` runs waitress instead of gunicorn: the same answers, stored the same way."""
+    db_path = tmp_path / "waitress.db"
+    prepared = bench.prepare(db_path, 8)
+    server = bench.Server(db_path, workers=1, threads=4, log=tmp_path / "server.log").start()
+    try:
+        stats, seconds = bench.run_respondents(server.port, prepared["tokens"], 4, 60)
+    finally:
+        server.stop()
+    assert stats.errors == [] and len(stats.submitted) == 8
+    check = bench.verify(db_path, prepared, stats.acknowledged, stats.attempted)
+    assert check["integrity"] == "ok" and check["lost"] == 0 and check["answer_rows"] == 8 * 30
