@@ -295,12 +295,19 @@ def _round_row(row: dict, digits: int) -> None:
             row[k] = {code: round(v, digits) for code, v in row[k].items()}
 
 
+def hidden_cells(db, scope: Scope, by: tuple[str, ...], units: list[str] | None = None) -> set[tuple]:
+    """(round_id, group or None, item, version) of the cells the item table suppresses."""
+    return {(r["round_id"], r.get("group"), r["item"], r["item_version"])
+            for r in item_rows(db, by=by, units=units, scope=scope, decimals=None) if r["suppressed"]}
+
+
 def item_changes(db, round_refs: list | None = None, by_group: bool = True, project: str | None = None,
                  units: list[str] | None = None, share: str = "top2", scope: Scope | None = None) -> list[dict]:
     """Changes between consecutive rounds of each item version (never across versions), per
     group: diff_share in procentpoint and diff_mean in scale points from unrounded counts,
     with chi-square and Mann-Whitney p-values. Suppressed cells are not compared."""
     scope = scope or Scope(db, round_refs, project, units)
+    hidden = hidden_cells(db, scope, ("group",) if by_group else (), units)
     raw = answer_counts(db, scope.round_ids, ("group",) if by_group else (), units)
     series: dict[tuple, dict[int, dict]] = defaultdict(dict)
     groups_seen: dict[tuple, set] = defaultdict(set)
@@ -322,8 +329,10 @@ def item_changes(db, round_refs: list | None = None, by_group: bool = True, proj
         if spec is None or spec.type not in ("scale", "number", "single"):
             continue
         personal = any(scope.questionnaire(rid, g)[2] for rid, g in groups_seen[(group, item_id, version)])
+        # A cell hidden in the item table (too few answers, or hidden to protect another cell) is
+        # not compared either: its mean would come back as mean_a/mean_b.
         usable = [(scope.round(rid)["name"], counts) for rid, counts in points
-                  if not (personal and sum(counts.values()) < scope.min_n)]
+                  if not (personal and sum(counts.values()) < scope.min_n) and (rid, group, item_id, version) not in hidden]
         for change in trend_changes(usable, spec, share):
             out.append({"group": group, "series_starts": scope.round(first)["name"], **change})
     return out
@@ -516,6 +525,7 @@ def construct_rows(db, round_refs: list | None = None, group_a: str = "ledere", 
     """Managers vs staff (any two groups) on parallel items linked by `construct`, per round.
     diff = group_b - group_a. Cells below the minimum n are not compared."""
     scope = Scope(db, round_refs, project, units)
+    hidden = hidden_cells(db, scope, ("group",), units)
     raw = answer_counts(db, scope.round_ids, ("group",), units)
     counts: dict[tuple, dict] = defaultdict(dict)
     for round_id, group, item_id, version, code, count in raw:
@@ -534,7 +544,9 @@ def construct_rows(db, round_refs: list | None = None, group_a: str = "ledere", 
             ca = counts.get((r["id"], group_a, item.id, item.version), {})
             cb = counts.get((r["id"], group_b, other.id, other.version), {})
             personal = qa[2] or qb[2]
-            too_few = personal and (sum(ca.values()) < scope.min_n or sum(cb.values()) < scope.min_n)
+            too_few = personal and (sum(ca.values()) < scope.min_n or sum(cb.values()) < scope.min_n
+                                    or (r["id"], group_a, item.id, item.version) in hidden
+                                    or (r["id"], group_b, other.id, other.version) in hidden)
             row = {"round": r["name"], "round_id": r["id"], "construct": item.construct_id}
             if too_few or not ca or not cb:
                 row.update(group_a=group_a, group_b=group_b, item_a=item.id, item_b=other.id, n_a=sum(ca.values()),

@@ -255,3 +255,39 @@ def test_multiple_choice_shares_are_percent_of_respondents(db, tmp_path, secret)
     for code in ("1", "2", "3"):
         assert row["shares"][code] == pytest.approx(100 * sum(code in a for a in answered) / len(answered), abs=0.01)
     assert row["mean"] is None and not row["suppressed"]
+
+
+def test_changes_and_group_comparisons_skip_cells_hidden_by_complementary_suppression(report_db, tmp_path, secret):
+    from surveyapp import questionnaire_store
+
+    from report_testdata import SCALE
+
+    db = report_db["db"]
+    (tmp_path / "lead3.yaml").write_text(
+        "id: t-lead3\ntitle: Ledere 3\n" + SCALE +
+        "sections:\n  - id: s1\n    title: Del 1\n    items:\n"
+        "      - {id: q1, text: 'Samarbejdet er godt', scale: grad4, construct: coop}\n", encoding="utf-8")
+    questionnaire_store.load(db, tmp_path / "lead3.yaml")
+    staff = {f"m{n}": 1 + n % 4 for n in range(8)}
+    leads = {"R6": {"x1": 4, "x2": 3, "x3": 4}, "R7": {f"x{n}": 2 + n % 3 for n in range(1, 7)}}
+    for name, opens in (("R6", "2017-03-01"), ("R7", "2017-09-01")):
+        rid = rounds.create_round(db, name, {"medarbejdere": "t-staff@2", "ledere": "t-lead3"}, "eval", opens)
+        with transaction(db):
+            for key in staff:
+                respondents.add_invitation(db, rounds.get_round(db, rid), {"key": key, "group": "medarbejdere", "unit": "A"}, secret)
+            for key in leads[name]:
+                respondents.add_invitation(db, rounds.get_round(db, rid), {"key": key, "group": "ledere", "unit": "A"}, secret)
+        rounds.open_round(db, rid)
+        answers = [{"key": k, "q1": v} for k, v in staff.items()] + [{"key": k, "q1": v} for k, v in leads[name].items()]
+        import_responses(db, rid, data=_csv(answers, ["key", "q1"]), filename=f"{name}.csv")
+    rows = rd.item_rows(db, ["R6", "R7"], by=("group",), project="eval", items=["q1"])
+    # R6: 3 leads < 5 are hidden; with the total (11) shown, the 8 staff would give them away: hidden too.
+    assert row_for(rows, round="R6", group="ledere")["suppressed"]
+    assert row_for(rows, round="R6", group="medarbejdere")["suppressed"]
+    assert not row_for(rows, round="R6", group=None)["suppressed"]
+    assert not row_for(rows, round="R7", group="medarbejdere")["suppressed"]
+    # Neither the change R6 -> R7 nor the managers-vs-staff comparison may bring the hidden R6 staff mean back.
+    changes = [c for c in rd.item_changes(db, ["R6", "R7"], project="eval") if c["item"] == "q1" and c["group"] == "medarbejdere"]
+    assert changes == []
+    coop = [r for r in rd.construct_rows(db, ["R6"], "ledere", "medarbejdere", "eval") if r["construct"] == "coop"]
+    assert coop and all(r["suppressed"] and "mean_b" not in r for r in coop)
