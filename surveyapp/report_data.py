@@ -647,6 +647,17 @@ def export_data(db, round_refs: list | None = None, project: str | None = None, 
     for var in variables.values():
         var["versions"] = sorted(var["versions"])
         var["questionnaires"] = sorted(var["questionnaires"])
+    # A checklist (multiple choice) becomes one 0/1 variable per option, as SPSS users expect:
+    # 1 = chosen, 0 = answered the item without choosing it, empty = did not answer the item.
+    dichotomies: dict[str, list[tuple[int, str]]] = {}
+    for name in [n for n, v in variables.items() if v["type"] == "multiple"]:
+        var = variables.pop(name)
+        dichotomies[name] = []
+        for code, label in sorted(var["value_labels"].items()):
+            sub = f"{name}_{code}"
+            dichotomies[name].append((code, sub))
+            variables[sub] = {**var, "name": sub, "type": "single", "label": f"{var['label']}: {label}",
+                              "value_labels": {0: "Ikke valgt", 1: "Valgt"}, "missing": []}
     anonymous_any = any(r["anonymous"] for r in scope.rounds)
     attribute_names = sorted({a for x in responses for a in x["attributes"]})
     rows = []
@@ -664,6 +675,11 @@ def export_data(db, round_refs: list | None = None, project: str | None = None, 
         for item_id, value in x["raw"].items():
             name = column_of.get((item_id, x["versions"].get(item_id, 1)))
             if name is None:
+                continue
+            if name in dichotomies:
+                chosen = json.loads(value) if isinstance(value, str) and value.startswith("[") else []
+                for code, sub in dichotomies[name]:
+                    row[sub] = 1 if code in chosen else 0
                 continue
             if isinstance(value, float) and value.is_integer():
                 value = int(value)

@@ -291,3 +291,32 @@ def test_changes_and_group_comparisons_skip_cells_hidden_by_complementary_suppre
     assert changes == []
     coop = [r for r in rd.construct_rows(db, ["R6"], "ledere", "medarbejdere", "eval") if r["construct"] == "coop"]
     assert coop and all(r["suppressed"] and "mean_b" not in r for r in coop)
+
+
+def test_checklist_exports_as_one_0_1_variable_per_option(db, tmp_path, secret):
+    import pyreadstat
+
+    from surveyapp import questionnaire_store
+
+    (tmp_path / "check.yaml").write_text(
+        "id: t-check\ntitle: Tjekliste\nsections:\n  - id: s1\n    title: Del 1\n    items:\n"
+        "      - id: tilbud\n        type: multiple\n        text: Hvilke tilbud?\n        options:\n"
+        "          - {code: 1, label: Familiebehandling}\n          - {code: 2, label: Mentor}\n"
+        "      - {id: note, type: text, text: Note}\n", encoding="utf-8")
+    with transaction(db):
+        rounds.ensure_project(db, "chk", "Tjek", min_n=5)
+    questionnaire_store.load(db, tmp_path / "check.yaml")
+    rid = rounds.create_round(db, "R", {"": "t-check"}, "chk", "2019-03-01")
+    with transaction(db):
+        for key in ("a", "b", "c"):
+            respondents.add_invitation(db, rounds.get_round(db, rid), {"key": key, "unit": "X"}, secret)
+    rounds.open_round(db, rid)
+    import_responses(db, rid, data=b'key,tilbud,note\na,"1,2",x\nb,2,y\nc,,z\n', filename="c.csv")
+    out = tmp_path / "c.sav"
+    rd.export(db, out, "sav", project="chk")
+    frame, meta = pyreadstat.read_sav(str(out))
+    frame = frame.set_index("key")
+    assert list(frame.loc[["a", "b"], "tilbud_1"]) == [1, 0] and list(frame.loc[["a", "b"], "tilbud_2"]) == [1, 1]
+    assert np.isnan(frame.loc["c", "tilbud_1"])                   # did not answer the checklist
+    assert meta.column_names_to_labels["tilbud_2"] == "Hvilke tilbud?: Mentor"
+    assert meta.variable_value_labels["tilbud_1"] == {0.0: "Ikke valgt", 1.0: "Valgt"}
