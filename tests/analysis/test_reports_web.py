@@ -85,3 +85,17 @@ def test_two_rounds_show_the_panel_comparison(logged_in):
     assert "begge runder: 14" in html
     index_only = client.get("/reports/eval?index=samlet&round=1").get_data(as_text=True)
     assert "Samlet indeks" in index_only
+
+
+def test_project_without_answers_renders(logged_in, report_db):
+    from surveyapp import rounds
+    from surveyapp.db import transaction
+
+    db = report_db["db"]
+    with transaction(db):
+        rounds.ensure_project(db, "tom", "Tomt projekt", min_n=5)
+    client = logged_in("evaluator")
+    assert client.get("/reports/tom").status_code == 200
+    rounds.create_round(db, "Første", {"": "t-lead"}, "tom", "2020-01-01")
+    page = client.get("/reports/tom")
+    assert page.status_code == 200 and "Hent data" in page.get_data(as_text=True)
