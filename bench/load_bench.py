@@ -42,7 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONNAIRE = Path(__file__).resolve().parent / "questionnaire-30.yaml"
-SURVEYAPP = ROOT / ".venv" / "bin" / "surveyapp"
+# The `surveyapp` command of the Python running this script (works wherever the venv lives).
+SURVEYAPP_COMMAND = [sys.executable, "-c", "import sys; from surveyapp.cli import main; sys.exit(main())"]
 SECRET = "load-bench-secret-key-not-for-production"
 CSRF_RE = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
 
@@ -137,7 +138,7 @@ class Server:
         env.pop("SURVEYAPP_DB", None)
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [str(SURVEYAPP), "--db", str(self.db_path), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [*SURVEYAPP_COMMAND, "--db", str(self.db_path), "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(self.workers), "--threads", str(self.threads), *self.extra_args],
             stdout=out, stderr=out, start_new_session=True, env=env)
         deadline = time.monotonic() + timeout

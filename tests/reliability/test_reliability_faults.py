@@ -103,7 +103,7 @@ def test_online_backup_during_writes_is_consistent_and_restores(bench, tmp_path)
             wait_for(lambda: len(acknowledged(stats)) >= 40 * (n + 1), 60, "page saves before a backup")
             before = acknowledged(stats)
             target = tmp_path / f"backup-{n}.db"
-            done = subprocess.run([str(bench.SURVEYAPP), "--db", str(db_path), "backup", str(target)],
+            done = subprocess.run([*bench.SURVEYAPP_COMMAND, "--db", str(db_path), "backup", str(target)],
                                   capture_output=True, text=True, timeout=60,
                                   env={"SURVEYAPP_SECRET_KEY": bench.SECRET, "PATH": "/usr/bin:/bin"})
             assert done.returncode == 0, done.stderr
