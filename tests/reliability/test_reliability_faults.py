@@ -98,7 +98,7 @@ def test_online_backup_during_writes_is_consistent_and_restores(bench, tmp_path)
     server = bench.Server(db_path, workers=2, threads=4, log=tmp_path / "server.log").start()
     backups = []
     try:
-        stats, stop, load = start_load(bench, server.port, prepared["tokens"], 10, think=0.1)
+        stats, stop, load = start_load(bench, server.port, prepared["tokens"], 10, think=0.2)
         for n in range(3):
             wait_for(lambda: len(acknowledged(stats)) >= 40 * (n + 1), 60, "page saves before a backup")
             before = acknowledged(stats)
