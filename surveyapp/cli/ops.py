@@ -28,6 +28,7 @@ def serve(app, host, port, workers, threads, proxy, access_log):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         flask_app.wsgi_app = ProxyFix(flask_app.wsgi_app, x_for=proxy, x_proto=proxy, x_host=proxy)
+    _compile_templates(flask_app)
     click.echo(f"surveyapp on http://{host}:{port}/  (database {app.db_path}, "
                f"{workers} worker(s) x {threads} thread(s))", err=False)
     if workers == 1:
@@ -49,6 +50,16 @@ def serve(app, host, port, workers, threads, proxy, access_log):
         "loglevel": "warning",
         "proc_name": "surveyapp",
     }).run()
+
+
+def _compile_templates(flask_app) -> None:
+    """Compile every template once before the workers fork, so no respondent waits for it."""
+    env = flask_app.jinja_env
+    for name in env.list_templates(extensions=("html", "txt")):
+        try:
+            env.get_template(name)
+        except Exception:  # noqa: BLE001 - a template that fails here fails (and is reported) on use
+            pass
 
 
 try:
