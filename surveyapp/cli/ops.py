@@ -17,7 +17,7 @@ from .base import emit, main, pass_app
               help="Threads per worker.")
 @click.option("--proxy", default=0, type=click.IntRange(min=0), show_default=True,
               help="Number of reverse proxies in front (nginx/Caddy): trust that many X-Forwarded-For/-Proto/-Host hops.")
-@click.option("--access-log", is_flag=True, help="Log every request to stdout.")
+@click.option("--access-log", is_flag=True, help="Log every request to stdout (gunicorn; answer links contain tokens).")
 @pass_app
 def serve(app, host, port, workers, threads, proxy, access_log):
     """Serve the web application with a production WSGI server (gunicorn workers, or waitress)."""
