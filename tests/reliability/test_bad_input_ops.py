@@ -21,7 +21,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import BENCH_QUESTIONNAIRE, ROOT, make_round, person
+from reliability_support import BENCH_QUESTIONNAIRE, ROOT, make_round, person
 from surveyapp import questionnaire as qmodel
 from surveyapp.errors import ImportRejected
 from surveyapp.respondents import import_respondents

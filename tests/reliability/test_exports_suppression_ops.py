@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from conftest import make_round, person
+from reliability_support import make_round, person
 from surveyapp import responses as rs, tokens
 from surveyapp.cli import main
 

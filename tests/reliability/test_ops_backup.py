@@ -9,7 +9,7 @@ import textwrap
 
 from click.testing import CliRunner
 
-from conftest import make_round, person
+from reliability_support import make_round, person
 from surveyapp import create_app, responses as rs, tokens
 from surveyapp.cli import main
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import make_round, person
+from reliability_support import make_round, person
 from surveyapp import audit, responses as rs, tokens
 from surveyapp.cli import main
 from surveyapp.db import connect, transaction

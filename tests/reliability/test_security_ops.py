@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import make_round, person
+from reliability_support import make_round, person
 from surveyapp import create_app, tokens
 from surveyapp.db import connect, transaction
 from surveyapp.throttle import Throttle, client_key
