@@ -91,7 +91,7 @@ def project_page(project_id):
                          if scope.spec(r["id"], g, item) is not None), None)
             context["option_labels"] = {str(code): label for code, label in (spec.labels if spec else {}).items()}
             context["versions"] = sorted({r["item_version"] for r in rows})
-            context["changes"] = [c for c in report_data.item_changes(db, by_group="group" in by, scope=scope)
+            context["changes"] = [c for c in report_data.item_changes(db, by_group="group" in by, scope=scope, items=[item])
                                   if c["item"] == item and (not sel["group"] or c["group"] in (sel["group"], None))]
             if "unit" in by:
                 for r in scope.rounds:
