@@ -134,6 +134,19 @@ def test_random_structures_are_clean_questionnaire_errors(text):
     check_parse(text)
 
 
+@SETTINGS
+@given(st.one_of(st.binary(max_size=600), st.sampled_from(sorted(TEXTS)).flatmap(
+    lambda name: st.sampled_from([TEXTS[name].encode("utf-16"), TEXTS[name].encode("cp1252", "replace"),
+                                  b"\xef\xbb\xbf" + TEXTS[name].encode(), TEXTS[name].encode()[:-7] + b"\xff\xfe"]))))
+def test_random_files_are_clean_questionnaire_errors(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("yaml") / "fil.yaml"
+    path.write_bytes(data)
+    try:
+        qmodel.load_file(path)
+    except qmodel.QuestionnaireError as error:
+        assert all(p.file == str(path) and p.line >= 1 and p.message for p in error.problems)
+
+
 # ------------------------------------------------------------------------------------ answer pages
 
 
