@@ -314,3 +314,49 @@ def test_behind_a_proxy_the_throttle_sees_the_real_client(bench, tmp_path):
         client.close()
     finally:
         server.stop()
+
+
+PUBLIC = {"/", "/healthz", "/login", "/logout", "/static/<path:filename>"}  # plus the answer links /s/...
+
+
+def _urls(app, samples):
+    for rule in app.url_map.iter_rules():
+        url = rule.rule
+        for name in rule.arguments:
+            url = re.sub(rf"<(?:[a-z]+:)?{name}>", str(samples.get(name, 1)), url)
+        yield rule, url
+
+
+def test_every_route_but_the_public_ones_needs_a_login_and_evaluators_cannot_write(db, db_path, secret, round_):
+    """Generic over the URL map, so a route added later is covered too: anonymous requests are sent
+    to the login page, and an evaluator (read-only) gets 403 on every POST outside the answer links."""
+    app = create_app({"DATABASE": str(db_path), "TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": secret})
+    samples = {"token": round_["tokens"]["emp0007"], "project": "p", "slot": "baseline", "filename": "app.css"}
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN "
+                                       "('token_throttle', 'login_attempts', 'audit_log')")]
+    before = {t: db.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
+    anonymous = app.test_client()
+    guarded = 0
+    for rule, url in _urls(app, samples):
+        if rule.rule in PUBLIC or rule.rule.startswith("/s/"):
+            continue
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            response = anonymous.open(url, method=method)
+            assert response.status_code == 302 and "/login" in response.headers["Location"], (method, url)
+            guarded += 1
+    assert guarded >= 20
+
+    from surveyapp.users import create_user
+
+    create_user(db, "laeser", "a-long-password-123", "evaluator", [])
+    evaluator = app.test_client()
+    assert evaluator.post("/login", data={"username": "laeser", "password": "a-long-password-123"}).status_code == 302
+    writes = 0
+    for rule, url in _urls(app, samples):
+        if "POST" not in rule.methods or rule.rule in PUBLIC or rule.rule.startswith("/s/"):
+            continue
+        assert evaluator.post(url, data={"name": "x"}).status_code == 403, url
+        writes += 1
+    assert writes >= 10
+    assert {t: db.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables if t != "users"} == \
+        {t: rows for t, rows in before.items() if t != "users"}
