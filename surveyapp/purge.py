@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 from . import audit
 from .db import now, transaction
@@ -77,8 +78,19 @@ def purge_round(db, round_ref, force: bool = False, actor: str = "cli", today: d
         _purge(db, round_, force, actor, summary)
     finally:
         db.execute(f"PRAGMA secure_delete = {int(previous)}")
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    summary["wal_truncated"] = _truncate_wal(db)
     return summary
+
+
+def _truncate_wal(db, tries: int = 10) -> bool:
+    """Fold the WAL (which still holds the old pages) into the file and empty it. A server reading
+    at that moment can make it busy: try again briefly; otherwise its next checkpoint does it."""
+    for attempt in range(tries):
+        busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if not busy:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _purge(db, round_: dict, force: bool, actor: str, summary: dict) -> None:

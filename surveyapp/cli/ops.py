@@ -186,3 +186,6 @@ def purge_command(app, round_ref, due, force, yes, fmt):
                    f"{result['people_deleted']} person(s) deleted ({result['people_kept_for_other_rounds']} kept for "
                    f"other rounds), {result['responses_unlinked']} response(s) unlinked, {result['answers_kept']} "
                    f"answer(s) kept")
+        if not result.get("wal_truncated", True):
+            click.echo("note: the server was busy reading; the old pages leave the write-ahead log at its next "
+                       "checkpoint", err=True)

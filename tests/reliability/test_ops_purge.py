@@ -78,6 +78,7 @@ def test_purge_keeps_aggregates_and_answers_and_deletes_people(db, db_path, secr
     summary = purge_round(db, a["round_id"], force=True)
     assert summary["people_deleted"] == 8 and summary["people_kept_for_other_rounds"] == 4
     assert summary["responses_unlinked"] == 8 and summary["answers_kept"] == len(answers_before)
+    assert summary["wal_truncated"] is True
 
     rates_after, answers_after = snapshot(db, a["round_id"])
     assert rates_after == rates_before
