@@ -202,6 +202,11 @@ def plan(db, round_ref, kind: str, min_days: int = 3, max_reminders: int = 2, un
     if min_days < 0 or max_reminders < 0:
         raise SurveyError("--min-days and --max cannot be negative")
     round_ = get_round(db, round_ref)
+    if round_["answered_by"] == "citizen":
+        # Standing progress-measurement rounds hold every citizen in a programme: a bulk mail
+        # would reach people nobody meant to ask now. Links go out one by one from the case pages.
+        raise SurveyError(f"round '{round_['name']}' is registered by professionals for citizens; "
+                          "send self-completion links one at a time from the case pages, not in bulk")
     at = at or dt.datetime.now(dt.timezone.utc)
     mails = _mails_by_invitation(db, round_["id"])
     decisions = []
