@@ -60,7 +60,8 @@ def ensure_chromium() -> None:
 def compile_translations() -> None:
     translations = ROOT / "surveyapp" / "translations"
     if any(translations.glob("*/LC_MESSAGES/*.po")):
-        run(VENV / "bin" / "pybabel", "compile", "-q", "-d", translations)
+        if run(VENV / "bin" / "pybabel", "-q", "compile", "-d", translations) != 0:
+            sys.exit("compiling the translations failed")
 
 
 def start(args: list[str]) -> int:

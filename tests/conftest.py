@@ -41,6 +41,21 @@ MINIMAL_YAML = textwrap.dedent("""\
 SECRET = "test-secret-key-not-for-production"
 
 
+def pytest_sessionstart(session):
+    """Compile the translation catalogues when a .po is newer than its .mo (dev.py does this too),
+    so that plain `pytest` tests the English pages against the catalogue in the tree."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (ROOT / "surveyapp" / "translations").glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as source:
+                catalog = read_po(source)
+            with mo.open("wb") as target:
+                write_mo(target, catalog)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("SURVEYAPP_SECRET_KEY", SECRET)
