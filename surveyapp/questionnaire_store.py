@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 from pathlib import Path
 
 from . import audit
@@ -95,10 +96,29 @@ def item_version_has_answers(db, questionnaire_id: str, item_id: str, item_versi
 
 
 def get_version(db, version_id: int) -> Questionnaire:
-    row = db.execute("SELECT yaml, sha256 FROM questionnaire_versions WHERE id = ?", (version_id,)).fetchone()
+    """The parsed questionnaire of a stored version.
+
+    A version's text never changes once stored, so the parsed model is kept per process, keyed
+    by the text's SHA-256 (not the row id: tests and tools open many databases whose ids
+    overlap). Each call reads only the 64-character hash; the YAML is read and parsed once.
+    """
+    row = db.execute("SELECT sha256 FROM questionnaire_versions WHERE id = ?", (version_id,)).fetchone()
     if row is None:
         raise NotFound(f"questionnaire version {version_id} not found")
-    return _parse_cached(row["sha256"], row["yaml"])
+    sha = row["sha256"]
+    q = _parsed.get(sha)
+    if q is None:
+        text = db.execute("SELECT yaml FROM questionnaire_versions WHERE id = ?", (version_id,)).fetchone()["yaml"]
+        q = _parse_cached(sha, text)
+        with _parsed_lock:
+            if len(_parsed) >= 256:
+                _parsed.clear()
+            _parsed[sha] = q
+    return q
+
+
+_parsed: dict[str, Questionnaire] = {}
+_parsed_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=256)

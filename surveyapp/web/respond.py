@@ -442,7 +442,8 @@ def save(token: str, number: int):
     section = visit.q.sections[index]
     posted = _merge_with_other_tabs(visit, section, _posted(section))
     db = get_db()
-    response = service.start_response(db, _secret(), token, visit.invitation)
+    # The visit found the response already (one lookup); a first save creates it.
+    response = visit.response or service.start_response(db, _secret(), token, visit.invitation)
     try:
         service.save_page(db, response, index, posted, partial=autosave or action == "back")
     except service.PageInvalid as invalid:
@@ -457,7 +458,11 @@ def save(token: str, number: int):
         raise
     if autosave:
         return jsonify(saved=True)
-    visit = _visit(token)
+    # Where to go next depends on the answers just stored (show_if can skip pages): re-read
+    # only the answers, not the whole visit (link, person, round and questionnaire are unchanged).
+    visit.response = response
+    visit.answers = service.load_answers(db, response["id"], visit.q)
+    visit.pages = visible_pages(visit.q, visit.answers, visit.group)
     if action == "back":
         earlier = [p for p in visit.pages if p < index]
         if earlier:
