@@ -136,6 +136,19 @@ def test_paired_comparison_uses_only_complete_pairs_and_matches_scipy():
     assert result["p_wilcoxon"] == pytest.approx(stats.wilcoxon(ys, xs).pvalue)
 
 
+def test_paired_comparison_drops_a_pair_missing_or_nan_on_either_side():
+    # Data frames hand over NaN for a blank cell; None is "not answered / Ved ikke".
+    a = {"p1": 1, "p2": 2, "p3": 4, "p4": 3, "b_missing": 2, "b_nan": 1, "a_nan": float("nan")}
+    b = {"p1": 2, "p2": 4, "p3": 4, "p4": 4, "b_missing": None, "b_nan": float("nan"), "a_nan": 3}
+    result = paired_comparison(a, b)
+    xs, ys = [1, 2, 4, 3], [2, 4, 4, 4]
+    assert result["n_pairs"] == 4
+    assert result["mean_a"] == pytest.approx(2.5) and result["mean_b"] == pytest.approx(3.5)
+    assert result["diff"] == pytest.approx(1.0)
+    assert result["sd_diff"] == pytest.approx(np.std(np.subtract(ys, xs), ddof=1))
+    assert result["p_ttest"] == pytest.approx(stats.ttest_rel(ys, xs).pvalue)
+
+
 def test_paired_comparison_with_no_change_at_all():
     result = paired_comparison({"a": 3, "b": 2, "c": 4}, {"a": 3, "b": 2, "c": 4})
     assert result["diff"] == 0 and result["p_ttest"] == 1.0 and result["p_wilcoxon"] == 1.0

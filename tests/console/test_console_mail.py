@@ -178,6 +178,27 @@ def test_refused_recipient_is_logged_as_failed_with_the_reason_and_retried_next_
     assert len(smtp_server.messages) == 5
 
 
+def test_a_refused_reminder_does_not_count_towards_the_maximum_and_is_retried_as_the_same_step(cdb, smtp_server):
+    round_id = round_id_of(cdb)
+    send(cdb, smtp_server)
+    assert len(smtp_server.messages) == 5
+    # hor-3's address starts refusing after the invitation went out: the reminder fails.
+    respondents.update_respondent(cdb, invitation_id(cdb, round_id, "hor-3"), actor="tester", email="refuse-me@horsens.example")
+    days_pass(cdb, 4)
+    first = send(cdb, smtp_server, "reminder", min_days=3, max_reminders=1)
+    assert (first["sent"], first["failed"]) == (4, 1) and len(smtp_server.messages) == 9
+    # Fixed address, next run (same maximum of 1): the failed attempt used up nothing, so hor-3
+    # still gets its one reminder, as step 1, and nobody else is mailed again.
+    respondents.update_respondent(cdb, invitation_id(cdb, round_id, "hor-3"), actor="tester", email="carl@horsens.example")
+    again = send(cdb, smtp_server, "reminder", min_days=3, max_reminders=1)
+    assert again["sent"] == 1 and smtp_server.recipients()[-1] == "carl@horsens.example"
+    assert [r for r in mail_rows(cdb) if r[0] == "hor-3" and r[3] == "sent"] == [
+        ("hor-3", "invitation", 0, "sent"), ("hor-3", "reminder", 1, "sent")]
+    # And now the maximum is reached for everyone.
+    days_pass(cdb, 10)
+    assert send(cdb, smtp_server, "reminder", min_days=3, max_reminders=1)["sent"] == 0
+
+
 def test_unreachable_server_fails_every_mail_with_the_reason_and_leaves_nothing_sending(cdb, smtp_server):
     settings = {**smtp_settings(smtp_server), "SMTP_PORT": 1}  # nothing listens on port 1
     result = mail.send(cdb, round_id_of(cdb), "invitation", settings, SECRET, actor="tester")
