@@ -17,19 +17,83 @@ document note and FILE.codebook.csv).
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import json
 import re
+from collections import defaultdict
 from pathlib import Path
 
-FIXED = ("round", "round_id", "group", "unit", "key", "status", "responded", "submitted_at")
+# The respondent id column: a pseudonym by default, the real panel key only on request.
+PSEUDONYM = "respondent_id"
+KEY = "key"
+PSEUDONYM_LENGTH = 16   # hex characters of HMAC-SHA256 (64 bits)
+FIXED = ("round", "round_id", "group", "unit", KEY, PSEUDONYM, "status", "responded", "submitted_at")
 FIXED_LABELS = {
     "round": "Runde", "round_id": "Rundens id", "group": "Respondentgruppe", "unit": "Enhed (kommune)",
-    "key": "Panelnøgle (stabil på tværs af runder)", "status": "Status (complete/started)",
+    "key": "Panelnøgle (people.key, stabil på tværs af runder; eksporteret med --identify)",
+    PSEUDONYM: "Pseudonym for respondenten (HMAC-SHA256 af panelnøglen under instansens hemmelige nøgle, "
+               f"{PSEUDONYM_LENGTH} hex-tegn; stabil på tværs af runder og eksporter, ikke panelnøglen)",
+    "status": "Status (complete/started)",
     "responded": "Besvarelse: complete / valid_partial / break_off (rundens tærskel for delvise)",
     "submitted_at": "Indsendt (dato)", "person": "Panelnøgle",
     "item": "Spørgsmålets variabelnavn (se kodebogen)", "value": "Svar (kode eller tekst)", "label": "Svarkodens tekst",
     "missing_code": "Svaret er en manglende-kode (fx Ved ikke)",
 }
+
+
+def pseudonym(secret: str, project: str, key: str, length: int = PSEUDONYM_LENGTH) -> str:
+    """The export id of a panel member: a keyed hash (HMAC-SHA256 under the instance secret) of
+    the project and the person's key, truncated. The same person gets the same id in every round
+    and every export of the instance; without the secret it cannot be turned back into the key."""
+    if not secret:
+        raise ValueError("a pseudonymous export needs the instance secret key")
+    return hmac.new(secret.encode(), f"export-person:{project}:{key}".encode(), hashlib.sha256).hexdigest()[:length]
+
+
+def small_cells(counts: dict[tuple, int], present: set[tuple], min_n: int) -> set[tuple]:
+    """The (round, group, unit) cells whose unit is blanked in microdata.
+
+    counts: counted responses per cell (complete + valid partial, over the whole round);
+    present: the cells that have rows in the export. A present cell with fewer than min_n counted
+    responses is blanked. Where that leaves exactly one blanked unit in a round x group beside
+    other units, the next-smallest present cell of the same round x group is blanked as well, so
+    the blank rows are not simply "the one small unit" (the complement, as in the item tables)."""
+    blank = {cell for cell in present if counts.get(cell, 0) < min_n}
+    by_round_group: dict[tuple, list[tuple]] = defaultdict(list)
+    for cell in present:
+        by_round_group[cell[:2]].append(cell)
+    for cells in by_round_group.values():
+        hidden = [c for c in cells if c in blank]
+        shown = sorted((c for c in cells if c not in blank), key=lambda c: (counts.get(c, 0), str(c[2])))
+        if len(hidden) == 1 and shown:
+            blank.add(shown[0])
+    return blank
+
+
+def protect_small_cells(rows: list[dict], counts: dict[tuple, int], min_n: int, personal: dict[tuple, bool],
+                        free_text: list[str], attributes: list[str], id_column: str | None) -> dict:
+    """Blank the unit, the free-text answers and the respondent attributes of the rows in small
+    cells (see small_cells), in place. Rows of questionnaires that are not personal
+    (personal[(round, group)] false: a unit answering for itself) are never touched. A person
+    (id_column) with one blanked row has all their rows blanked, so a stable id cannot carry the
+    unit over from another round. Returns {"rows": rows blanked, "cells": [(round, group, unit)]}."""
+    def cell(row):
+        return (row["round"], row["group"], row["unit"])
+
+    considered = [r for r in rows if personal.get((r["round"], r["group"]), True) and r.get("unit") not in (None, "")]
+    blank = small_cells(counts, {cell(r) for r in considered}, min_n)
+    hit = [r for r in considered if cell(r) in blank]
+    if id_column:
+        people = {r.get(id_column) for r in hit if r.get(id_column) not in (None, "")}
+        seen = {id(r) for r in hit}
+        hit += [r for r in considered if id(r) not in seen and r.get(id_column) in people]
+    for row in hit:
+        row["unit"] = ""
+        for name in list(free_text) + list(attributes):
+            if name in row:
+                row[name] = None
+    return {"rows": len(hit), "cells": sorted(blank, key=lambda c: tuple(str(x) for x in c))}
 
 
 def _numeric(var: dict) -> bool:
@@ -51,10 +115,12 @@ def long_rows(rows: list[dict], variables: dict[str, dict]) -> list[dict]:
     return out
 
 
-def wide_rows(rows: list[dict], variables: dict[str, dict], rounds: list[str]) -> tuple[list[dict], dict[str, dict]]:
+def wide_rows(rows: list[dict], variables: dict[str, dict], rounds: list[str],
+              id_column: str = PSEUDONYM) -> tuple[list[dict], dict[str, dict]]:
     """One row per panel member across rounds; item columns prefixed r1_, r2_, … in round order.
-    Returns (rows, variables of the wide file). Refuses rows without a panel key."""
-    if any(r.get("key") in (None, "") for r in rows):
+    id_column is the pseudonym (default) or the panel key. Returns (rows, variables of the wide
+    file). Refuses rows without an id."""
+    if any(r.get(id_column) in (None, "") for r in rows):
         raise ValueError("a wide export across rounds needs the panel key; anonymous rounds have none")
     index = {name: i + 1 for i, name in enumerate(rounds)}
     people: dict[str, dict] = {}
@@ -62,7 +128,7 @@ def wide_rows(rows: list[dict], variables: dict[str, dict], rounds: list[str]) -
     per_round = [k for k in ("group", "unit", "status", "responded", "submitted_at")]
     for row in rows:
         prefix = f"r{index[row['round']]}_"
-        person = people.setdefault(row["key"], {"key": row["key"]})
+        person = people.setdefault(row[id_column], {id_column: row[id_column]})
         for k in per_round:
             person[prefix + k] = row.get(k)
         for name in variables:
@@ -74,7 +140,7 @@ def wide_rows(rows: list[dict], variables: dict[str, dict], rounds: list[str]) -
                                       "value_labels": {}, "missing": []}
         for name, var in variables.items():
             wide_vars[f"r{i}_{name}"] = {**var, "name": f"r{i}_{name}", "label": f"{name_round}: {var['label']}"}
-    columns = ["key"] + list(wide_vars)
+    columns = [id_column] + list(wide_vars)
     return [{c: p.get(c) for c in columns} for p in people.values()], wide_vars
 
 

@@ -21,7 +21,7 @@ from analysis import indices as index_math
 from analysis.comparisons import crosstab, group_comparison
 from analysis.items import ItemSpec, item_statistics, trend_changes
 from analysis.paired import paired_comparison, panel_counts
-from analysis.rates import BREAK_OFF, classify
+from analysis.rates import BREAK_OFF, COMPLETE, VALID_PARTIAL, classify
 from analysis.suppression import TOO_FEW, spread, suppress
 
 from .errors import NotFound, SurveyError
@@ -641,19 +641,35 @@ def unit_spread(db, round_ref, item_id: str, group: str | None = None, share: st
 # ---------------------------------------------------------------- exports
 
 
-def export_data(db, round_refs: list | None = None, project: str | None = None, units: list[str] | None = None) -> dict:
-    """Respondent-level answers and their codebook for `surveyapp export`.
+def export_data(db, round_refs: list | None = None, project: str | None = None, units: list[str] | None = None,
+                secret: str | None = None, identify: bool = False) -> dict:
+    """Respondent-level answers and their codebook for `surveyapp export`, with the privacy rules
+    of microdata applied (analysis.md "Small numbers and anonymity"):
 
-    rows: one per response (round, group, unit, key — absent for anonymous rounds —, status,
-    responded class, submitted_at, one column per item with the stored code or text).
+    rows: one per response (round, group, unit, the respondent id — absent for anonymous rounds —,
+    status, responded class, submitted_at, attributes, one column per item with the stored code or
+    text). The id is `respondent_id`, a keyed hash of the panel key under `secret` (stable across
+    rounds and exports), or the panel key itself in column `key` when `identify` is true. Names and
+    emails are never read. In personal questionnaires, rows of a round x group x unit cell with fewer
+    than the project's minimum n counted responses (complete + valid partial) get their unit,
+    free-text answers and attributes blanked (analysis.export.protect_small_cells).
     codebook: per variable its label, type, value labels and missing codes, plus the rules."""
+    from analysis import export as writer
+
     scope = Scope(db, round_refs, project, units)
     responses = respondent_values(db, scope)
     thresholds = {r["id"]: r["partial_threshold"] for r in scope.rounds}
-    # applicable/answered counts for the responded class
+    # applicable/answered counts for the responded class, over every unit of the rounds: a cell's
+    # size does not depend on which units this export selects.
     classes = {}
-    for x in response_rows(db, scope.round_ids, units):
+    for x in response_rows(db, scope.round_ids, None):
         classes[x["id"]] = classify(x["status"], x["answered"], x["applicable"], thresholds[x["round_id"]])
+    cell_counts: dict[tuple, int] = defaultdict(int)
+    names = {r["id"]: r["name"] for r in scope.rounds}
+    for response_id, round_id, group, unit in db.execute(
+            f"SELECT id, round_id, group_name, unit FROM responses WHERE round_id IN ({_in(scope.round_ids)})", scope.round_ids):
+        if classes.get(response_id) in (COMPLETE, VALID_PARTIAL):
+            cell_counts[(names[round_id], group, unit)] += 1
     # One column per item *version*: a reworded item never shares a column with its old wording.
     # The first version keeps the item id as its name; later ones are called id_v2, id_v3, ...
     versions_of: dict[str, set] = defaultdict(set)
@@ -692,11 +708,16 @@ def export_data(db, round_refs: list | None = None, project: str | None = None, 
                               "value_labels": {0: "Ikke valgt", 1: "Valgt"}, "missing": []}
     anonymous_any = any(r["anonymous"] for r in scope.rounds)
     attribute_names = sorted({a for x in responses for a in x["attributes"]})
+    id_column = None if anonymous_any else (writer.KEY if identify else writer.PSEUDONYM)
+    if id_column == writer.PSEUDONYM and not secret:
+        raise SurveyError("a pseudonymous export needs the instance secret key")
     rows = []
     for x in responses:
         row = {"round": x["round"], "round_id": x["round_id"], "group": x["group"], "unit": x["unit"]}
-        if not anonymous_any:
-            row["key"] = x["key"]
+        if id_column == writer.KEY:
+            row[writer.KEY] = x["key"]
+        elif id_column == writer.PSEUDONYM:
+            row[writer.PSEUDONYM] = writer.pseudonym(secret, scope.project["id"], x["key"]) if x["key"] is not None else None
         row["status"] = x["status"]
         row["responded"] = classes.get(x["response_id"])
         row["submitted_at"] = (x["submitted_at"] or "")[:10] or None
@@ -717,8 +738,27 @@ def export_data(db, round_refs: list | None = None, project: str | None = None, 
                 value = int(value)
             row[name] = value
         rows.append(row)
-    return {"rows": rows, "variables": variables, "attributes": attribute_names, "rules": scope.rules(),
-            "anonymous": anonymous_any, "rounds": [r["name"] for r in scope.rounds]}
+    personal_of = {}
+    for r in rows:
+        entry = scope.questionnaire(r["round_id"], r["group"])
+        personal_of[(r["round"], r["group"])] = entry[2] if entry is not None else True
+    free_text = [name for name, var in variables.items() if var["type"] == "text"]
+    blanked = writer.protect_small_cells(rows, cell_counts, scope.min_n, personal_of, free_text, attribute_names, id_column)
+    rules = scope.rules()
+    rules["respondent_id"] = ("none: anonymous rounds keep no link to people" if id_column is None else
+                              "key: the real panel key (people.key), exported with --identify" if id_column == writer.KEY else
+                              f"respondent_id: pseudonym, HMAC-SHA256 of the panel key under the instance secret key, first "
+                              f"{writer.PSEUDONYM_LENGTH} hex characters; the same person has the same id in every round and export "
+                              "of this instance. Names and emails are never exported")
+    rules["microdata_small_cells"] = (
+        f"personal questionnaires: rows of a round x group x unit cell with fewer than {scope.min_n} counted responses "
+        "(complete + valid partial) have the unit, free-text answers and respondent attributes blanked; where that would leave "
+        "one blanked unit in a round x group, the next-smallest unit of it is blanked too; a person with a blanked row has "
+        "all their rows blanked. Questionnaires with personal: false are exempt")
+    rules["microdata_rows_blanked"] = blanked["rows"]
+    return {"rows": rows, "variables": variables, "attributes": attribute_names, "rules": rules,
+            "anonymous": anonymous_any, "rounds": [r["name"] for r in scope.rounds], "id_column": id_column,
+            "blanked_rows": blanked["rows"], "blanked_cells": blanked["cells"]}
 
 
 # ---------------------------------------------------------------- response rates per unit x group
@@ -929,9 +969,12 @@ ITEM_COLUMNS_HELP = {
 
 
 def export(db, out, fmt: str, round_refs: list | None = None, project: str | None = None, units: list[str] | None = None,
-           layout: str = "responses", level: str = "answers", by: tuple[str, ...] = ("group",)) -> dict:
+           layout: str = "responses", level: str = "answers", by: tuple[str, ...] = ("group",), secret: str | None = None,
+           identify: bool = False) -> dict:
     """`surveyapp export`: answers (responses/long/wide layout) or aggregated, suppressed item
-    tables (level 'items'), with the codebook and the rules. Returns what was written."""
+    tables (level 'items'), with the codebook and the rules. Answer-level exports carry a
+    pseudonymous respondent id made with `secret` (the real panel key only with `identify`) and
+    blank small cells (see export_data). Returns what was written."""
     from analysis import export as writer
 
     if level == "items":
@@ -953,7 +996,7 @@ def export(db, out, fmt: str, round_refs: list | None = None, project: str | Non
         columns = list(flat[0]) if flat else ["round", "item"]
         files = writer.write(out, fmt, flat, variables, scope.rules(), columns, sheet="items")
         return {"level": "items", "rows": len(flat), "files": [str(f) for f in files]}
-    data = export_data(db, round_refs, project, units)
+    data = export_data(db, round_refs, project, units, secret, identify)
     rows, variables = data["rows"], data["variables"]
     if layout == "long":
         rows = writer.long_rows(rows, variables)
@@ -961,12 +1004,12 @@ def export(db, out, fmt: str, round_refs: list | None = None, project: str | Non
     elif layout == "wide":
         if data["anonymous"]:
             raise SurveyError("a wide export across rounds needs the panel key, and an anonymous round keeps none")
-        rows, variables = writer.wide_rows(rows, variables, data["rounds"])
-        columns = ["key"] + list(variables)
+        rows, variables = writer.wide_rows(rows, variables, data["rounds"], data["id_column"])
+        columns = [data["id_column"]] + list(variables)
     elif layout == "responses":
         columns = None
     else:
         raise SurveyError(f"unknown layout '{layout}' (responses, long or wide)")
     files = writer.write(out, fmt, rows, variables, data["rules"], columns)
     return {"level": "answers", "layout": layout, "rows": len(rows), "files": [str(f) for f in files],
-            "anonymous": data["anonymous"]}
+            "anonymous": data["anonymous"], "id_column": data["id_column"], "blanked_rows": data["blanked_rows"]}

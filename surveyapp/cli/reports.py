@@ -163,11 +163,24 @@ def report_spread(app, round_ref, item, group, share, project, fmt):
 @click.option("--level", type=click.Choice(["answers", "items"]), default="answers", show_default=True,
               help="items: the aggregated item table (suppressed) instead of the answers.")
 @click.option("--by", "by", default="group", show_default=True, help="Breakdown for --level items.")
+@click.option("--identify", is_flag=True,
+              help="Export the real panel key (people.key) in a `key` column instead of the pseudonymous respondent_id. "
+                   "Names and emails are never exported; anonymous rounds never get an id.")
 @pass_app
-def export_command(app, rounds, project, units, fmt, out, layout, level, by):
-    """Answers with a codebook (labels, codes, missing codes, rules) as CSV, XLSX or SPSS .sav."""
-    result = report_data.export(app.db, out, fmt, list(rounds) or None, project, _units(units), layout, level, _by(by))
+def export_command(app, rounds, project, units, fmt, out, layout, level, by, identify):
+    """Answers with a codebook (labels, codes, missing codes, rules) as CSV, XLSX or SPSS .sav.
+
+    Answer-level files identify respondents by a pseudonym (a keyed hash of the panel key under the
+    instance secret, the same in every round and export) and blank the unit, free text and
+    attributes of rows in cells below the project's minimum n (personal questionnaires only)."""
+    result = report_data.export(app.db, out, fmt, list(rounds) or None, project, _units(units), layout, level, _by(by),
+                                secret=app.secret, identify=identify)
     click.echo(f"wrote {result['rows']} rows: {', '.join(result['files'])}")
+    if result["level"] == "answers":
+        ids = {None: "no respondent id (anonymous round)", "key": "real panel keys (--identify)",
+               "respondent_id": "pseudonymous respondent_id"}[result["id_column"]]
+        click.echo(f"{ids}; {result['blanked_rows']} responses in cells below the minimum n had unit, free text and "
+                   "attributes blanked")
 
 
 @main.command("figures")

@@ -11,7 +11,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, after_this_request, render_template, request, send_file
+from flask import Blueprint, abort, after_this_request, current_app, render_template, request, send_file
 
 from analysis.formatting import decimal, percent, round_label
 from .. import get_db, report_data
@@ -187,7 +187,10 @@ def export(project_id, fmt):
     path = Path(tmp) / name
     try:
         by = tuple(d for d in (sel["by"] or "group").split(",") if d)
-        report_data.export(get_db(), path, fmt, sel["round_ids"], project_id, None, layout, level, by)
+        # The web never exports the real panel key: downloads carry the pseudonymous respondent_id
+        # and blank small cells; identifying exports need `surveyapp export --identify` on the server.
+        report_data.export(get_db(), path, fmt, sel["round_ids"], project_id, None, layout, level, by,
+                           secret=current_app.config["SECRET_KEY"], identify=False)
     except SurveyError as exc:
         _cleanup(tmp)
         return render_template("error.html", title="Eksporten kunne ikke laves", message=str(exc)), 400

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from surveyapp.cli import main
 
-from report_testdata import ROUND1, ROUND2, STAFF
+from report_testdata import LEADS, ROUND1, ROUND2, STAFF
 
 
 def run(db_path, *args):
@@ -76,7 +76,9 @@ def test_export_sav_has_labels_and_ved_ikke_declared_missing(report_db, db_path,
     assert meta.variable_value_labels["q1"][9.0] == "Ved ikke"
     assert meta.variable_value_labels["q1"][4.0] == "I høj grad"
     assert meta.missing_ranges["q1"] == [{"lo": 9.0, "hi": 9.0}]
-    assert len(df) == 17 and "key" in df.columns
+    # Respondents carry the pseudonymous id, never the panel key.
+    assert len(df) == 17 and "respondent_id" in df.columns and "key" not in df.columns
+    assert not set(df["respondent_id"]) & (set(STAFF) | set(LEADS))
     # Read without user-missing values: "Ved ikke" becomes missing, so SPSS means leave it out.
     plain, _ = pyreadstat.read_sav(str(out))
     staff = plain[plain["group"] == "medarbejdere"]
@@ -86,8 +88,14 @@ def test_export_sav_has_labels_and_ved_ikke_declared_missing(report_db, db_path,
     assert "minimum_n" in codebook and "partial threshold 0.5" in codebook and "closes (cut-off) 2013-03-29" in codebook
 
 
-def test_export_xlsx_codebook_and_wide_panel_rows(report_db, db_path, tmp_path):
+def test_export_xlsx_codebook_and_wide_panel_rows(report_db, db_path, tmp_path, secret):
+    import hashlib
+    import hmac
+
     import openpyxl
+
+    def pid(key):   # the export's pseudonym, from its definition (HMAC-SHA256 under the secret, 16 hex)
+        return hmac.new(secret.encode(), f"export-person:eval:{key}".encode(), hashlib.sha256).hexdigest()[:16]
 
     out = tmp_path / "wide.xlsx"
     assert run(db_path, "export", "--project", "eval", "--format", "xlsx", "--layout", "wide", "--out", str(out)).exit_code == 0
@@ -97,7 +105,8 @@ def test_export_xlsx_codebook_and_wide_panel_rows(report_db, db_path, tmp_path):
     header, body = data[0], data[1:]
     keys = [row[0] for row in body]
     assert len(keys) == len(set(keys)) == 17        # each panel member once: 11 staff + 6 leads (s99 never answered)
-    s01 = dict(zip(header, body[keys.index("s01")]))
+    assert header[0] == "respondent_id" and set(keys) == {pid(k) for k in list(STAFF) + list(LEADS)}
+    s01 = dict(zip(header, body[keys.index(pid("s01"))]))
     assert (s01["r1_q1"], s01["r2_q1"]) == (4, 4)
     # The reworded q3 never shares a column with its old wording: version 2 is q3_v2.
     assert s01["r1_q3"] == 3 and s01["r2_q3"] is None and s01["r2_q3_v2"] == 4

@@ -313,7 +313,7 @@ def test_checklist_exports_as_one_0_1_variable_per_option(db, tmp_path, secret):
     rounds.open_round(db, rid)
     import_responses(db, rid, data=b'key,tilbud,note\na,"1,2",x\nb,2,y\nc,,z\n', filename="c.csv")
     out = tmp_path / "c.sav"
-    rd.export(db, out, "sav", project="chk")
+    rd.export(db, out, "sav", project="chk", identify=True)        # the real keys, to look the rows up
     frame, meta = pyreadstat.read_sav(str(out))
     frame = frame.set_index("key")
     assert list(frame.loc[["a", "b"], "tilbud_1"]) == [1, 0] and list(frame.loc[["a", "b"], "tilbud_2"]) == [1, 1]
