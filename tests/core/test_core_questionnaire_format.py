@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import jsonschema
 import yaml
 
 from surveyapp.questionnaire import QuestionnaireError, json_schema_text, load_file, parse
@@ -89,7 +90,6 @@ def test_schema_uses_the_yaml_spellings():
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_yaml_validates_against_schema_json(path):
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(yaml.safe_load(path.read_text(encoding="utf-8"))))
@@ -101,7 +101,6 @@ def test_shipped_yaml_validates_against_schema_json(path):
 
 
 def test_schema_json_rejects_a_typo_too():
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     data = yaml.safe_load(BASE.replace("scale: grad5}", "scale: grad5, show-if: {item: a1, equals: 1}}"))
     messages = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(data)]
