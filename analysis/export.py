@@ -79,9 +79,11 @@ def protect_small_cells(rows: list[dict], counts: dict[tuple, int], min_n: int, 
     (id_column) with one blanked row has all their rows blanked, so a stable id cannot carry the
     unit over from another round. Returns {"rows": rows blanked, "cells": [(round, group, unit)]}."""
     def cell(row):
-        return (row["round"], row["group"], row["unit"])
+        return (row["round"], row["group"], row.get("unit") or "")
 
-    considered = [r for r in rows if personal.get((r["round"], r["group"]), True) and r.get("unit") not in (None, "")]
+    # Rows without a unit form the round x group's unit-less cell: its free text and attributes
+    # are protected the same way.
+    considered = [r for r in rows if personal.get((r["round"], r["group"]), True)]
     blank = small_cells(counts, {cell(r) for r in considered}, min_n)
     hit = [r for r in considered if cell(r) in blank]
     if id_column:

@@ -711,13 +711,16 @@ def export_data(db, round_refs: list | None = None, project: str | None = None, 
     id_column = None if anonymous_any else (writer.KEY if identify else writer.PSEUDONYM)
     if id_column == writer.PSEUDONYM and not secret:
         raise SurveyError("a pseudonymous export needs the instance secret key")
+    pseudonyms: dict = {}
     rows = []
     for x in responses:
         row = {"round": x["round"], "round_id": x["round_id"], "group": x["group"], "unit": x["unit"]}
         if id_column == writer.KEY:
             row[writer.KEY] = x["key"]
         elif id_column == writer.PSEUDONYM:
-            row[writer.PSEUDONYM] = writer.pseudonym(secret, scope.project["id"], x["key"]) if x["key"] is not None else None
+            if x["key"] not in pseudonyms:
+                pseudonyms[x["key"]] = writer.pseudonym(secret, scope.project["id"], x["key"]) if x["key"] is not None else None
+            row[writer.PSEUDONYM] = pseudonyms[x["key"]]
         row["status"] = x["status"]
         row["responded"] = classes.get(x["response_id"])
         row["submitted_at"] = (x["submitted_at"] or "")[:10] or None

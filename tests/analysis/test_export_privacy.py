@@ -340,3 +340,24 @@ def test_web_download_is_pseudonymous_even_when_asked_to_identify(project, clien
         data = next(n for n in archive.namelist() if not n.endswith(".codebook.csv"))
         rows = list(csv.DictReader(io.StringIO(archive.read(data).decode("utf-8-sig"))))
     assert len(rows) == len(PEOPLE) and rows[0].keys() >= {"respondent_id", "r1_unit"}
+
+
+def test_rows_without_a_unit_are_a_cell_too(project, db_path, tmp_path, secret):
+    """A list without units: the round x group itself is the cell, and 2 answers are too few."""
+    db = project
+    with transaction(db):
+        rounds.ensure_project(db, "solo", "Uden enheder", min_n=MIN_N)
+    rid = rounds.create_round(db, "Solo 1", {"medarbejdere": "p-staff"}, "solo", "2015-01-05")
+    with transaction(db):
+        for key in ("SK-1", "SK-2"):
+            respondents.add_invitation(db, rounds.get_round(db, rid), {"key": key, "group": "medarbejdere",
+                                                                      "attributes": {"afdeling": f"afd-{key}"}}, secret)
+    rounds.open_round(db, rid)
+    import_responses(db, rid, data=_csv([{"key": k, "status": "complete", "q1": 3, "q2": 3, "kommentar": f"tekst {k}"}
+                                         for k in ("SK-1", "SK-2")], ["key", "status", "q1", "q2", "kommentar"]),
+                     filename="solo.csv")
+    out = tmp_path / "solo.csv"
+    run(db_path, "export", "--project", "solo", "--format", "csv", "--out", str(out))
+    rows = read_rows(out)
+    assert len(rows) == 2 and all(r["q1"] == "3" and r["kommentar"] == "" and r["afdeling"] == "" for r in rows)
+    assert b"tekst SK" not in out.read_bytes() and b"afd-SK" not in out.read_bytes()
