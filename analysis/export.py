@@ -1,8 +1,8 @@
 """Exports of answers (and of aggregated, suppressed tables) with a codebook.
 
 Input is plain data from the query layer:
-  rows: one dict per response (round, group, unit, [key], status, responded, submitted_at,
-        attributes..., one column per item)
+  rows: one dict per response (round, group, unit, [respondent_id — a pseudonym, see pseudonym() —
+        or key with --identify], status, responded, submitted_at, attributes..., one column per item)
   variables: {item_id: {"name", "label", "type", "value_labels": {code: label}, "missing": [codes],
              "versions": [...], "reverse": bool}}
   rules: the rules the numbers were made with (partial threshold, minimum n, "Ved ikke",
@@ -10,6 +10,8 @@ Input is plain data from the query layer:
 
 Layouts: "responses" (one row per response), "long" (one row per response and item),
 "wide" (one row per panel member across rounds: columns r1_item, r2_item, ...).
+Privacy of microdata: pseudonym() and protect_small_cells() (analysis.md "Small numbers and
+anonymity").
 Formats: csv (with FILE.codebook.csv beside it), xlsx (data + codebook + rules sheets),
 sav (SPSS: variable labels, value labels, "Ved ikke" declared missing; rules in the file's
 document note and FILE.codebook.csv).
