@@ -84,12 +84,13 @@ def questionnaire_of(db, response: dict) -> Questionnaire:
 def load_answers(db, response_id: int, q: Questionnaire) -> dict:
     """{item_id: value} as the form and show_if use them (codes as ints, lists for multiple choice)."""
     answers = {}
-    for row in db.query("SELECT item_id, value_num, value_text FROM answers WHERE response_id = ?", [response_id]):
-        try:
-            item = q.item(row["item_id"])
-        except KeyError:
+    by_id = {item.id: item for item in q.items()}  # q.item() scans every item for each row
+    for item_id, value_num, value_text in db.conn.execute(
+            "SELECT item_id, value_num, value_text FROM answers WHERE response_id = ?", (response_id,)):
+        item = by_id.get(item_id)
+        if item is None:
             continue
-        answers[row["item_id"]] = decode_answer(item, row["value_num"], row["value_text"])
+        answers[item_id] = decode_answer(item, value_num, value_text)
     return answers
 
 
