@@ -50,6 +50,17 @@ def test_one_small_cell_next_to_a_total_hides_a_second_cell():
     assert _recoverable(cells, {("B",): "primary"}) == [("B",)]
 
 
+def test_primary_boundary_fewer_than_min_n_is_hidden_exactly_min_n_is_shown():
+    # analysis.md: a cell with FEWER than the minimum n is hidden; n = min_n is shown; n = 0 has nothing to hide.
+    cells = {("A",): 5, ("B",): 4, ("C",): 0, ("D",): 9, (None,): 18}
+    hidden = suppress(cells, 5)
+    assert hidden.get(("B",)) == "primary"
+    assert ("C",) not in hidden                       # empty: not hidden, and not a usable complement
+    assert hidden.get(("A",)) == "secondary"          # the smallest shown, non-empty cell of the line
+    assert ("D",) not in hidden and (None,) not in hidden
+    assert suppress({("A",): 5, ("B",): 6, (None,): 11}, 5) == {}
+
+
 def test_a_single_cell_line_hides_its_total():
     cells = {("A",): 3, (None,): 3}
     hidden = suppress(cells, 5)
