@@ -255,12 +255,25 @@ def page_items(visit: Visit, index: int, posted: dict | None = None, errors: dic
             "value": value if isinstance(value, list) else ("" if value is None else str(value)),
             "error": errors.get(item.id), "show_if": show_if,
         }
+        view["show_if_attrs"] = _show_if_attrs(show_if)
         view["described"] = " ".join((["help-" + item.id] if view["help"] else []) + (["err-" + item.id] if view["error"] else []))
         if item.type in ("scale", "single", "multiple"):
             view["choices_html"] = _choices_html(view, view["options"], "")
             view["missing_html"] = _choices_html(view, view["missing"], " choice-missing")
         views.append(view)
     return views
+
+
+def _show_if_attrs(show_if: dict | None) -> Markup:
+    """The data-show-* attributes respond.js reads (the show_if_attrs macro in respond/_items.html)."""
+    if not show_if:
+        return Markup("")
+    text = f' data-show-if="{escape(show_if["item"])}"'
+    if show_if["codes"] is not None:
+        text += f' data-show-codes="{escape(show_if["codes"])}"'
+    if show_if["answered"] is not None:
+        text += f' data-show-answered="{escape(show_if["answered"])}"'
+    return Markup(text)
 
 
 def _choices_html(view: dict, options: list[dict], extra_class: str) -> Markup:

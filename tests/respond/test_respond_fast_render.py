@@ -57,3 +57,23 @@ def test_served_page_marks_the_stored_answers(client, survey, db):
     checked = re.findall(r'name="([^"]+)" value="([^"]+)" checked', again)
     assert (item_id, code) in checked
     assert len([c for c in checked if c[0] == item_id]) == 1
+
+
+@pytest.mark.parametrize("show_if", [
+    None,
+    {"item": "q1", "codes": "1 2", "answered": None},
+    {"item": "q1", "codes": None, "answered": "true"},
+    {"item": "q<1>", "codes": "3", "answered": "false"},
+])
+def test_python_show_if_attributes_equal_the_macro(app, show_if):
+    from surveyapp.web.respond import _show_if_attrs
+
+    with app.test_request_context("/"):
+        macros = app.jinja_env.get_template("respond/_items.html").module
+        expected = str(macros.show_if_attrs({"show_if": show_if}))
+    got = str(_show_if_attrs(show_if))
+    assert got == expected
+    if show_if:
+        assert f'data-show-if="{show_if["item"].replace("<", "&lt;").replace(">", "&gt;")}"' in got
+    else:
+        assert got == ""
