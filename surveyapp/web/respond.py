@@ -98,11 +98,12 @@ def _english() -> bool:
     return english
 
 
-def loc(obj, name: str):
-    """A questionnaire text in the page language: `name_en` when English and present."""
+def loc(obj, name: str, english: bool | None = None):
+    """A questionnaire text in the page language: `name_en` when English and present.
+    (`english`: the page language when the caller has it at hand, saving a look-up per text.)"""
     if obj is None:
         return None
-    if _english():
+    if _english() if english is None else english:
         value = getattr(obj, f"{name}_en", None)
         if value:
             return value
@@ -226,14 +227,16 @@ def _form_value(item: Item, value) -> str | list[str]:
     return str(value)
 
 
-def _option_views(options) -> list[dict]:
-    return [{"code": str(o.code), "label": loc(o, "label")} for o in options]
+def _option_views(options, english: bool | None = None) -> list[dict]:
+    english = _english() if english is None else english
+    return [{"code": str(o.code), "label": loc(o, "label", english)} for o in options]
 
 
 def page_items(visit: Visit, index: int, posted: dict | None = None, errors: dict | None = None) -> list[dict]:
     q, section = visit.q, visit.q.sections[index]
     ids = {item.id for item in section.items}
     errors = errors or {}
+    english = _english()
     views = []
     for item in section.items:
         if not rendered(q, item, ids, visit.answers, visit.group):
@@ -249,9 +252,9 @@ def page_items(visit: Visit, index: int, posted: dict | None = None, errors: dic
                        "codes": " ".join(str(c) for c in codes) if codes is not None else None,
                        "answered": None if item.show_if.answered is None else ("true" if item.show_if.answered else "false")}
         view = {
-            "id": item.id, "type": item.type, "text": loc(item, "text"), "help": loc(item, "help"),
+            "id": item.id, "type": item.type, "text": loc(item, "text", english), "help": loc(item, "help", english),
             "required": item.required, "multiline": item.multiline, "max_length": item.max_length,
-            "options": _option_views(q.options(item)), "missing": _option_views(q.missing_options(item)),
+            "options": _option_views(q.options(item), english), "missing": _option_views(q.missing_options(item), english),
             "value": value if isinstance(value, list) else ("" if value is None else str(value)),
             "error": errors.get(item.id), "show_if": show_if,
         }
