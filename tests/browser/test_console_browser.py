@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from surveyapp import questionnaire, questionnaire_store, responses, tokens, users
 from surveyapp.db import connect
@@ -138,7 +139,7 @@ def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp
     bad.write_text(people_csv(bad=True), encoding="utf-8")
     page.get_by_label("Fil").set_input_files(str(bad))
     page.get_by_role("button", name="Vis forhåndsvisning").click()
-    assert page.locator("#preview-errors").is_visible()
+    expect(page.locator("#preview-errors")).to_be_visible()   # waits for the preview page
     assert sorted(page.locator("tr.bad").evaluate_all("rows => rows.map(r => r.dataset.line)")) == ["4", "9"]
     page.screenshot(path=str(output_dir / "console-preview-errors.png"), full_page=True)
     check_axe(page, "preview with errors")

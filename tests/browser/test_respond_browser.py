@@ -75,7 +75,7 @@ def test_answer_the_whole_questionnaire(request, device, site, output_dir):
 
     # Næste with the required item missing: the page comes back with the message by the item
     page.get_by_role("button", name="Næste").click()
-    assert page.locator("#err-faggruppe").is_visible()
+    expect(page.locator("#err-faggruppe")).to_be_visible()   # waits for the re-shown page
     assert page.locator("#error-summary").evaluate("el => el === document.activeElement")
     shot(page, output_dir, f"error-{device}")
     check_axe(page, "page with an error")
