@@ -397,6 +397,22 @@ def test_date_answers_must_be_dates():
             parse_answer(q, item, bad)
 
 
+def test_show_if_on_a_hidden_item_is_false_whatever_is_stored_for_it():
+    q = parse(BASE
+              + "      - {id: a3, text: A3, scale: grad5, show_if: {item: a1, equals: 1}}\n"
+              + "      - {id: a4, text: A4, scale: grad5, show_if: {item: a3, equals: 5}}\n"
+              + "      - {id: a5, text: A5, scale: grad5, groups: [ledere]}\n"
+              + "      - {id: a6, text: A6, scale: grad5, show_if: {item: a5, answered: true}}\n", "chain.yaml")
+    a3, a4, a5, a6 = (q.item(i) for i in ("a3", "a4", "a5", "a6"))
+    assert q.is_shown(a3, {"a1": 1}) and q.is_shown(a4, {"a1": 1, "a3": 5})
+    # a1 changed to 5: a3 is hidden, so its stale answer 5 must not show a4 either.
+    assert not q.is_shown(a3, {"a1": 5, "a3": 5})
+    assert not q.is_shown(a4, {"a1": 5, "a3": 5})
+    # a5 is for ledere only: for medarbejdere a stored a5 answer does not show a6.
+    assert q.is_shown(a6, {"a5": 1}, "ledere") and not q.is_shown(a6, {"a5": 1}, "medarbejdere")
+    assert [i.id for i in q.applicable_items({"a1": 5, "a3": 5, "a5": 1}, "medarbejdere")] == ["a1", "a2"]
+
+
 def test_questionnaire_error_lists_problems_for_services(tmp_path):
     path = tmp_path / "x.yaml"
     path.write_text(BASE + "      - {id: a1, text: igen, scale: grad5}\n", encoding="utf-8")
