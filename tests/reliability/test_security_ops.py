@@ -171,6 +171,7 @@ def test_answer_pages_send_no_store_no_referrer_and_a_strict_csp(client, round_)
         csp = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";") if part.strip())
         assert "'unsafe-inline'" not in csp["script-src"] and "'unsafe-eval'" not in csp["script-src"]
         assert csp["frame-ancestors"] == "'none'"
+        assert headers["X-Frame-Options"] == "DENY"   # older browsers ignore frame-ancestors
         assert "'unsafe-inline'" not in csp.get("style-src", csp["default-src"])
         html = response.get_data(as_text=True)
         # Nothing the CSP would block: no inline scripts, event handlers or style attributes.
