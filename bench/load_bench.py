@@ -174,6 +174,30 @@ class Server:
                 self.kill()
 
 
+def process_tree_cpu(root_pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by a process and its children (the server's master
+    and workers), read from /proc; None where there is no /proc."""
+    if not os.path.isdir("/proc"):
+        return None
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == root_pid or int(fields[1]) == root_pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 # ---------------------------------------------------------------------------- the clients
 
 
@@ -487,16 +511,26 @@ def main(argv=None) -> int:
         slices = max(1, args.slices)
         chunk = -(-args.respondents // slices)
         deadline = time.monotonic() + args.duration
+        cpu = {"baseline": [0.0, 0.0], "answering": [0.0, 0.0]}  # phase -> [server, client] CPU seconds
+
+        def measured(phase, run):
+            server_before, client_before = process_tree_cpu(server.process.pid), own_cpu()
+            took = run()
+            server_after = process_tree_cpu(server.process.pid)
+            if server_before is not None and server_after is not None:
+                cpu[phase][0] += server_after - server_before
+            cpu[phase][1] += own_cpu() - client_before
+            return took
+
         for n in range(slices):
-            _, took = run_baseline(server.port, args.concurrency, args.baseline_seconds / slices, stats=base_stats)
-            base_seconds += took
+            base_seconds += measured("baseline", lambda: run_baseline(
+                server.port, args.concurrency, args.baseline_seconds / slices, stats=base_stats)[1])
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             part = prepared["tokens"][n * chunk:min((n + 1) * chunk, args.respondents)]
-            _, took = run_respondents(server.port, part, args.concurrency, left, args.think, stats=stats,
-                                      first=n * chunk)
-            seconds += took
+            seconds += measured("answering", lambda: run_respondents(
+                server.port, part, args.concurrency, left, args.think, stats=stats, first=n * chunk)[1])
     finally:
         server.stop()
     base_rps = base_stats.requests() / base_seconds
@@ -515,6 +549,15 @@ def main(argv=None) -> int:
         print(f"  first errors: {stats.errors[:5]}")
     all_rps = stats.requests() / seconds
     print()
+    for phase, count in (("baseline", base_stats.requests()), ("answering", stats.requests())):
+        server_cpu, client_cpu = cpu[phase]
+        print(f"CPU per request, {phase}: server {1000 * server_cpu / max(count, 1):.2f} ms, "
+              f"load generator {1000 * client_cpu / max(count, 1):.2f} ms")
+    print("a page save = one POST /s/<token>/<n> with all 6 items of the page, counted when the server "
+          "acknowledges it (2xx/3xx; normally 302 to the next page). The GET of the page before it (the form "
+          "and its CSRF token) is counted as 'get page'. A respondent makes 14 requests for 5 saves, so page "
+          f"saves/s can reach at most {100 * 5 / 14:.0f} % of the baseline even if every request cost what "
+          "/healthz costs.")
     print(f"page saves/s {len(saves) / seconds:.1f}; answering requests/s {all_rps:.1f}; baseline requests/s {base_rps:.1f}")
     print(f"ratio page saves/s to baseline: {100 * len(saves) / seconds / base_rps:.1f} %  "
           f"(answering requests/s to baseline: {100 * all_rps / base_rps:.1f} %; target >= 40 %)")
