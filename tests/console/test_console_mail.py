@@ -342,9 +342,20 @@ def test_english_speaking_respondents_get_the_english_default_text(cdb, smtp_ser
     assert tokens.find_invitation(cdb, SECRET, token)["id"] == invitation_id(cdb, round_id, "kol-2")
 
 
-def test_two_runs_at_the_same_time_mail_each_person_once(cdb, console_db_path, smtp_server):
+def run_at_the_same_time(console_db_path, smtp_server, monkeypatch, runs: int = 3) -> list[dict]:
+    """`runs` sends in threads that all finish planning before any of them claims a mail, so
+    every run decides to send to the same people and only the claim can stop the duplicates."""
     import threading
 
+    barrier = threading.Barrier(runs, timeout=30)
+    real_plan = mail.plan
+
+    def plan_then_wait(*args, **kwargs):
+        decisions = real_plan(*args, **kwargs)
+        barrier.wait()
+        return decisions
+
+    monkeypatch.setattr(mail, "plan", plan_then_wait)
     results, errors = [], []
 
     def run():
@@ -356,12 +367,27 @@ def test_two_runs_at_the_same_time_mail_each_person_once(cdb, console_db_path, s
         finally:
             db.conn.close()
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
+    threads = [threading.Thread(target=run) for _ in range(runs)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert errors == []
+    assert errors == [] and len(results) == runs
+    return results
+
+
+def test_two_runs_at_the_same_time_mail_each_person_once(cdb, console_db_path, smtp_server, monkeypatch):
+    results = run_at_the_same_time(console_db_path, smtp_server, monkeypatch)
     assert sum(r["sent"] for r in results) == 5 and sum(r["failed"] for r in results) == 0
     assert sorted(smtp_server.recipients()) == sorted(set(smtp_server.recipients())) and len(smtp_server.messages) == 5
     assert len(mail_rows(cdb)) == 5
+
+
+def test_runs_at_the_same_time_retry_a_failed_mail_once(cdb, console_db_path, smtp_server, monkeypatch):
+    round_id = round_id_of(cdb)
+    respondents.update_respondent(cdb, invitation_id(cdb, round_id, "hor-3"), actor="tester", email="refuse-me@horsens.example")
+    assert send(cdb, smtp_server)["failed"] == 1
+    respondents.update_respondent(cdb, invitation_id(cdb, round_id, "hor-3"), actor="tester", email="carl@horsens.example")
+    results = run_at_the_same_time(console_db_path, smtp_server, monkeypatch)
+    assert sum(r["sent"] for r in results) == 1
+    assert smtp_server.recipients().count("carl@horsens.example") == 1 and len(smtp_server.messages) == 5
