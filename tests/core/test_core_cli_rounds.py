@@ -112,6 +112,26 @@ def test_answers_are_accepted_only_while_open(db, secret, small_yaml):
     assert db.execute("SELECT value_num FROM answers").fetchall()[0][0] == 4.0
 
 
+@pytest.mark.parametrize("allow_edit", [False, True])
+def test_a_submitted_response_changes_only_where_the_round_allows_it(db, secret, small_yaml, allow_edit):
+    questionnaire_store.load(db, small_yaml)
+    round_id = rounds.create_round(db, "R", {"": "small"}, "p", allow_edit_after_submit=allow_edit)
+    invitation_id = respondents.add_invitation(db, rounds.get_round(db, round_id), {"key": "k", "group": "staff"}, secret)
+    rounds.open_round(db, round_id)
+    token = tokens.make_token(secret, invitation_id)
+    response = responses.start_response(db, secret, token, tokens.find_invitation(db, secret, token))
+    responses.save_page(db, response, 0, {"q1": "4", "q2": "3"})
+    responses.submit(db, response)
+    # The service itself refuses (not only the answer page, which hides the form).
+    if allow_edit:
+        responses.save_page(db, response, 0, {"q1": "2", "q2": "3"})
+    else:
+        with pytest.raises(Conflict, match="submitted"):
+            responses.save_page(db, response, 0, {"q1": "2", "q2": "3"})
+    stored = db.execute("SELECT value_num FROM answers WHERE item_id = 'q1'").fetchone()[0]
+    assert stored == (2.0 if allow_edit else 4.0)
+
+
 def test_closed_round_takes_no_new_respondents(cli, loaded, tmp_path):
     cli("round", "create", "--name", "R1", "--questionnaire", "small")
     cli("round", "open", "R1")
