@@ -92,7 +92,9 @@ def test_same_round_name_in_two_projects_needs_the_id(cli, loaded):
     a = cli("round", "create", "--name", "Måling 1", "--questionnaire", "small", "--project", "a").stdout.strip()
     cli("round", "create", "--name", "Måling 1", "--questionnaire", "small", "--project", "b")
     one_line_error(cli("round", "open", "Måling 1", ok=False), "several projects have a round named 'Måling 1'")
+    assert {r["project_id"]: r["status"] for r in cli.json("round", "list", "--format", "json")} == {"a": "draft", "b": "draft"}
     cli("round", "open", a)
+    assert {r["project_id"]: r["status"] for r in cli.json("round", "list", "--format", "json")} == {"a": "open", "b": "draft"}
 
 
 def test_answers_are_accepted_only_while_open(db, secret, small_yaml):
@@ -139,6 +141,7 @@ def test_closed_round_takes_no_new_respondents(cli, loaded, tmp_path):
     listing = tmp_path / "list.csv"
     listing.write_text("key,group\nP1,staff\n", encoding="utf-8")
     one_line_error(cli("respondents", "import", "R1", listing, ok=False), "round 'R1' is closed")
+    assert cli.json("respondents", "list", "R1", "--format", "json") == []
 
 
 def test_audit_log_records_administrative_changes(cli, db, loaded):
