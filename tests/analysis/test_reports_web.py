@@ -22,7 +22,8 @@ def logged_in(report_db, client):
 
 
 def test_report_page_needs_login_and_the_evaluator_role(report_db, client, logged_in):
-    assert client.get("/reports/eval").status_code == 302                   # to the login page
+    anonymous = client.get("/reports/eval")
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login")
     logged_in("unit_lead", ["A"])
     assert client.get("/reports/eval").status_code == 403
 

@@ -14,6 +14,11 @@ from surveyapp.db import connect
 from console_helpers import PASSWORDS, SECRET
 
 
+def sent_to_login(response) -> bool:
+    """Not logged in (any more): the console answers with a redirect to the login page."""
+    return response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
 def post_login(client, username, password, addr="127.0.0.1", next_url=""):
     return client.post("/login", data={"username": username, "password": password, "next": next_url},
                        environ_base={"REMOTE_ADDR": addr})
@@ -21,7 +26,7 @@ def post_login(client, username, password, addr="127.0.0.1", next_url=""):
 
 def test_login_sets_a_hardened_session_and_logout_ends_it(console_app, cdb):
     client = console_app.test_client()
-    assert client.get("/console/").status_code == 302
+    assert sent_to_login(client.get("/console/"))
     response = post_login(client, "boss", PASSWORDS["boss"])
     assert response.status_code == 302 and response.headers["Location"] == "/console/"
     cookie = response.headers["Set-Cookie"]
@@ -34,7 +39,7 @@ def test_login_sets_a_hardened_session_and_logout_ends_it(console_app, cdb):
     assert attempt["username"] == "boss" and attempt["succeeded"] == 1
     assert "127.0.0.1" not in attempt["remote_addr"]  # stored as a keyed hash, never the address
     assert client.post("/logout").status_code == 302
-    assert client.get("/console/").status_code == 302
+    assert sent_to_login(client.get("/console/"))
 
 
 def test_a_session_ends_eight_hours_after_login_however_active(console_app):
@@ -46,7 +51,7 @@ def test_a_session_ends_eight_hours_after_login_however_active(console_app):
     assert client.get("/console/").status_code == 200
     with client.session_transaction() as session:
         session["login_at"] -= 3600 + 5
-    assert client.get("/console/").status_code == 302
+    assert sent_to_login(client.get("/console/"))
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer(console_app):
@@ -56,7 +61,7 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(console_app):
     assert wrong.status_code == unknown.status_code == 401
     assert "Forkert brugernavn eller adgangskode." in wrong.get_data(as_text=True)
     assert "Forkert brugernavn eller adgangskode." in unknown.get_data(as_text=True)
-    assert client.get("/console/").status_code == 302
+    assert sent_to_login(client.get("/console/"))
 
 
 def test_throttling_after_five_failures_per_username_and_client(console_app, cdb):
@@ -66,7 +71,7 @@ def test_throttling_after_five_failures_per_username_and_client(console_app, cdb
     blocked = post_login(client, "boss", PASSWORDS["boss"], "10.0.0.1")  # even the right password
     assert blocked.status_code == 429
     assert "For mange mislykkede forsøg" in blocked.get_data(as_text=True)
-    assert client.get("/console/").status_code == 302
+    assert sent_to_login(client.get("/console/"))
     # Another client is not blocked; nor is another user from the same client.
     assert post_login(console_app.test_client(), "boss", PASSWORDS["boss"], "10.0.0.2").status_code == 302
     assert post_login(console_app.test_client(), "reader", PASSWORDS["reader"], "10.0.0.1").status_code == 302
@@ -90,14 +95,14 @@ def test_password_change_and_deactivation_end_existing_sessions(console_app, cdb
     post_login(client, "lead", PASSWORDS["lead"])
     assert client.get("/console/").status_code == 200
     users.update_user(cdb, "lead", "boss", password="a-brand-new-password")
-    assert client.get("/console/").status_code == 302
+    assert sent_to_login(client.get("/console/"))
     post_login(client, "lead", "a-brand-new-password")
     assert client.get("/console/").status_code == 200
     users.update_user(cdb, "lead", "boss", units=["Horsens", "Kolding"])  # wider rights need a new login
-    assert client.get("/console/").status_code == 302
+    assert sent_to_login(client.get("/console/"))
     post_login(client, "lead", "a-brand-new-password")
     users.update_user(cdb, "lead", "boss", active=False)
-    assert client.get("/console/").status_code == 302
+    assert sent_to_login(client.get("/console/"))
     assert post_login(client, "lead", "a-brand-new-password").status_code == 401
 
 
@@ -177,7 +182,7 @@ def test_admin_manages_accounts_in_the_browser(console_app, console_db_path, cdb
     assert post_login(new, "vejle", "vejle-password-1").status_code == 302
     assert new.get("/console/").status_code == 200
     assert admin.post("/console/users", data={"action": "deactivate", "username": "vejle"}).status_code == 302
-    assert new.get("/console/").status_code == 302  # the open session ends
+    assert sent_to_login(new.get("/console/"))  # the open session ends
     assert post_login(console_app.test_client(), "vejle", "vejle-password-1").status_code == 401
     self_off = admin.post("/console/users", data={"action": "deactivate", "username": "boss"})
     assert self_off.status_code == 400 and cdb.execute("SELECT active FROM users WHERE username = 'boss'").fetchone()[0] == 1
