@@ -596,7 +596,7 @@ def submit(token: str):
     if visit.registration_needed:
         return redirect(link("respond.register", token=token))
     db = get_db()
-    response = service.start_response(db, _secret(), token, visit.invitation)
+    response = visit.response or service.start_response(db, _secret(), token, visit.invitation)
     try:
         service.submit(db, response, invitation_id=visit.invitation["id"])
     except service.PageInvalid as invalid:
