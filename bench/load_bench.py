@@ -46,6 +46,7 @@ QUESTIONNAIRE = Path(__file__).resolve().parent / "questionnaire-30.yaml"
 SURVEYAPP_COMMAND = [sys.executable, "-c", "import sys; from surveyapp.cli import main; sys.exit(main())"]
 SECRET = "load-bench-secret-key-not-for-production"
 CSRF_RE = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
+CSRF_RE_BYTES = re.compile(rb'name="csrf_token"\s+value="([^"]+)"')  # searched in the raw body: no decoding
 
 
 # ---------------------------------------------------------------------------- the database
@@ -304,10 +305,10 @@ def respond(port: int, respondent: int, token: str, pages: list, stats: Stats, t
             time.sleep(rng.uniform(0, 2 * think))
 
     def csrf_of(data: bytes) -> str:
-        match = CSRF_RE.search(data.decode("utf-8", "replace"))
+        match = CSRF_RE_BYTES.search(data)
         if not match:
             raise Abort()
-        return match.group(1)
+        return match.group(1).decode("ascii")
 
     try:
         if think:  # people do not all click their link in the same millisecond
