@@ -1,10 +1,8 @@
 """STARTTLS and implicit TLS with a login, against aiosmtpd on loopback with a throw-away
-certificate (made with openssl for 127.0.0.1; the client verifies it against that certificate)."""
+certificate for 127.0.0.1 issued by a throw-away CA (trustme); the client verifies it against that CA."""
 from __future__ import annotations
 
-import shutil
 import ssl
-import subprocess
 
 import pytest
 
@@ -16,13 +14,17 @@ from console_helpers import SECRET, Collector, free_port, smtp_settings
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
-    # CI runs everything: a missing openssl binary is a failure of the set-up, not a reason to skip.
-    assert shutil.which("openssl"), "the openssl command is needed for the TLS tests (Debian package 'openssl')"
+    """(server certificate chain, its key, the CA that signed it) as PEM files."""
+    import trustme
+
     folder = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(folder / "key.pem"),
-                    "-out", str(folder / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    return folder / "cert.pem", folder / "key.pem"
+    authority = trustme.CA()
+    issued = authority.issue_cert("127.0.0.1")
+    issued.private_key_pem.write_to_path(str(folder / "key.pem"))
+    for index, blob in enumerate(issued.cert_chain_pems):
+        blob.write_to_path(str(folder / "cert.pem"), append=index > 0)
+    authority.cert_pem.write_to_path(str(folder / "ca.pem"))
+    return folder / "cert.pem", folder / "key.pem", folder / "ca.pem"
 
 
 class Logins:
@@ -39,13 +41,13 @@ class Logins:
 @pytest.fixture
 def trust(certificate, monkeypatch):
     """The client trusts the test certificate (and nothing else), still checking the host name."""
-    cert, _ = certificate
+    _, _, authority = certificate
     real = ssl.create_default_context
-    monkeypatch.setattr(mail.ssl, "create_default_context", lambda *a, **k: real(cafile=str(cert)))
+    monkeypatch.setattr(mail.ssl, "create_default_context", lambda *a, **k: real(cafile=str(authority)))
 
 
 def server_context(certificate) -> ssl.SSLContext:
-    cert, key = certificate
+    cert, key, _ = certificate
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert), str(key))
     return context
