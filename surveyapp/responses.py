@@ -31,7 +31,7 @@ class PageInvalid(SurveyError):
 
 def _stamp(round_: dict) -> str:
     # Anonymous rounds keep only the date, so the order of answering cannot identify anyone.
-    return dt.date.today().isoformat() if round_["anonymous"] else now()
+    return now()[:10] if round_["anonymous"] else now()  # the UTC date, like every other stamp
 
 
 def find_response(db, secret: str, token: str, invitation: dict) -> dict | None:
@@ -403,7 +403,7 @@ def import_responses(db, round_ref, path: str | Path | None = None, data: bytes 
         parsed_rows.append((invitation, plan, status, submitted or None, values))
     if errors:
         raise ImportRejected(name, errors)
-    stamp = dt.date.today().isoformat() if anonymous else now()
+    stamp = now()[:10] if anonymous else now()
     if anonymous:
         # Response ids follow insertion order; shuffled, they say nothing about the file's order
         # (which is often the respondent list's order).
