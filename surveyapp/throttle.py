@@ -1,15 +1,18 @@
 """The wrong-token throttle: a client that presents many unknown answer links gets 429.
 
 Every server worker shares the count through the database (table `token_throttle`, migration
-0005), and keeps the clients it has seen blocked in memory, so a blocked client costs no database
-read until its block runs out. Clients are stored as a keyed hash of their remote address, never
+0005). A request with a good link touches no table: each worker keeps the set of blocked clients
+in memory and re-reads it from the database at most every THROTTLE_REFRESH seconds (default 2),
+in one query for all clients. A client blocked by another worker is therefore refused by this
+one within THROTTLE_REFRESH seconds at the latest (at once by the worker that counted its last
+miss); only a wrong link (a miss) writes to the database. Clients are stored as a keyed hash of their remote address, never
 the address itself. Behind a reverse proxy, `surveyapp serve --proxy 1` makes the remote address
 the real client's (werkzeug's ProxyFix), otherwise every respondent would share the proxy's.
 
 Defaults: 20 wrong links within 10 minutes block the client for 15 minutes. A respondent who
 mistypes a link a few times is never affected; a guesser gets 20 tries per quarter of an hour
 against 2**256 possible links. Settings (app.config): THROTTLE_LIMIT, THROTTLE_WINDOW,
-THROTTLE_BLOCK (seconds).
+THROTTLE_BLOCK, THROTTLE_REFRESH (seconds).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from .db import transaction
 LIMIT = 20
 WINDOW = 600.0
 BLOCK = 900.0
+REFRESH = 2.0
 
 
 def client_key(secret: str, remote_addr: str | None) -> str:
@@ -33,26 +37,42 @@ def client_key(secret: str, remote_addr: str | None) -> str:
 class Throttle:
     """Counts failures per client in a sliding-ish fixed window; blocks at `limit`."""
 
-    def __init__(self, limit: int = LIMIT, window: float = WINDOW, block: float = BLOCK, clock=time.time):
+    def __init__(self, limit: int = LIMIT, window: float = WINDOW, block: float = BLOCK, clock=time.time,
+                 refresh: float = REFRESH, monotonic=time.monotonic):
         self.limit, self.window, self.block = int(limit), float(window), float(block)
-        self.clock = clock
+        self.clock, self.refresh, self.monotonic = clock, float(refresh), monotonic
         self._blocked: dict[str, float] = {}
+        self._read_at: float | None = None  # monotonic time of the last read of every block from the db
         self._lock = threading.Lock()
 
     def blocked_until(self, db, client: str) -> float | None:
-        """When the client's block ends, or None if it is not blocked."""
+        """When the client's block ends, or None if it is not blocked. Reads the database only
+        when the worker's copy of the blocks is older than `refresh` seconds (0: every call)."""
         now = self.clock()
+        read_at = self._read_at
+        if read_at is None or self.monotonic() - read_at >= self.refresh:
+            self._read_blocks(db, now)
         with self._lock:
             until = self._blocked.get(client)
-            if until is not None:
-                if until > now:
-                    return until
+            if until is not None and until <= now:
                 del self._blocked[client]
-        row = db.execute("SELECT blocked_until FROM token_throttle WHERE client = ?", (client,)).fetchone()
-        if row is not None and row["blocked_until"] is not None and row["blocked_until"] > now:
-            self._remember(client, row["blocked_until"])
-            return row["blocked_until"]
-        return None
+                until = None
+        return until
+
+    def _read_blocks(self, db, now: float) -> None:
+        """Replace the worker's copy by every block the database holds now (blocks written by any
+        worker; the table holds few rows, expired ones are deleted on the next miss)."""
+        started = self.monotonic()
+        rows = db.execute("SELECT client, blocked_until FROM token_throttle WHERE blocked_until > ?", (now,)).fetchall()
+        blocked = {row["client"]: row["blocked_until"] for row in rows}
+        with self._lock:
+            # Keep blocks this worker counted itself that are not in the database's answer (a
+            # miss committed after the read began); the database's value wins otherwise.
+            for client, until in self._blocked.items():
+                if until > now and client not in blocked:
+                    blocked[client] = until
+            self._blocked = blocked
+            self._read_at = started
 
     def record_failure(self, db, client: str) -> float | None:
         """Count one wrong token; returns when the client's block ends if it is now blocked."""
@@ -95,7 +115,7 @@ def _throttle(app) -> Throttle:
     throttle = app.extensions.get("surveyapp_throttle")
     if throttle is None:
         throttle = Throttle(app.config.get("THROTTLE_LIMIT", LIMIT), app.config.get("THROTTLE_WINDOW", WINDOW),
-                            app.config.get("THROTTLE_BLOCK", BLOCK))
+                            app.config.get("THROTTLE_BLOCK", BLOCK), refresh=app.config.get("THROTTLE_REFRESH", REFRESH))
         app.extensions["surveyapp_throttle"] = throttle
     return throttle
 
