@@ -16,11 +16,15 @@ THROTTLE_BLOCK, THROTTLE_REFRESH (seconds).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import threading
 import time
 
+from flask import current_app, render_template, request
+
+from . import get_db
 from .db import transaction
 
 LIMIT = 20
@@ -29,6 +33,7 @@ BLOCK = 900.0
 REFRESH = 2.0
 
 
+@functools.lru_cache(maxsize=4096)  # respondents come back with the same address: one HMAC per address
 def client_key(secret: str, remote_addr: str | None) -> str:
     """A keyed hash of the client's address: the table never holds an IP address."""
     return hmac.new(secret.encode(), f"client:{remote_addr or '-'}".encode(), hashlib.sha256).hexdigest()[:32]
@@ -121,17 +126,11 @@ def _throttle(app) -> Throttle:
 
 
 def _client() -> str:
-    from flask import current_app, request
-
     return client_key(current_app.config["SECRET_KEY"], request.remote_addr)
 
 
 def before_request():
     """Refuse a blocked client before its token is even looked up."""
-    from flask import current_app, render_template
-
-    from . import get_db
-
     until = _throttle(current_app).blocked_until(get_db(), _client())
     if until is None:
         return None
@@ -147,9 +146,6 @@ def after_request(response):
     """A 404 on an answer page for a token that does not open anything counts as a wrong guess (a
     real link asking for a page number that does not exist does not)."""
     if response.status_code == 404:
-        from flask import current_app, request
-
-        from . import get_db
         from .tokens import find_invitation
 
         db = get_db()

@@ -20,6 +20,16 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES, default="da") or "da"
 
 
+# Sent with every response unless the view set its own (built once, not per request).
+SECURITY_HEADERS = (
+    ("Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+)
+
 ROUND_STATUS = {"draft": _l("kladde"), "open": _l("åben"), "closed": _l("lukket")}
 
 
@@ -42,14 +52,10 @@ def init_app(app) -> None:
     @app.after_request
     def security_headers(response):
         headers = response.headers
-        headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        )
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "no-referrer")
+        present = {key.lower() for key in headers.keys()}  # a view's own value wins (as setdefault did)
+        for key, value in SECURITY_HEADERS:
+            if key.lower() not in present:
+                headers.add(key, value)
         return response
 
     @app.errorhandler(CSRFError)
