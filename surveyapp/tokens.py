@@ -48,3 +48,44 @@ def find_invitation(db, secret: str, token: str) -> dict | None:
 
 def answer_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/s/{token}"
+
+
+_VISIT_SQL = (
+    "SELECT i.*, r.status AS round_status, r.anonymous, r.name AS round_name, 0 AS __round__, r.*, "
+    "0 AS __response__, s.*, 0 AS __person__, p.id, p.name, p.language "
+    "FROM invitations i JOIN rounds r ON r.id = i.round_id "
+    "LEFT JOIN people p ON p.id = i.person_id "
+    # A personal round's response hangs on the invitation; an anonymous one is found by its keyed
+    # hash only (responses.find_response), never joined to the invitation.
+    "LEFT JOIN responses s ON s.invitation_id = i.id AND r.anonymous = 0 "
+    "WHERE i.token_hash = ?"
+)
+NO_RESPONSE_LOOKED_UP = object()
+
+
+def find_visit(db, secret: str, token: str) -> dict | None:
+    """Everything an answer page needs about a link in one query: {"invitation" (as
+    find_invitation returns it), "round" (the rounds row), "person" ({"name", "language"} or
+    None), "response" (the responses row, None, or NO_RESPONSE_LOOKED_UP for an anonymous round,
+    whose response only responses.find_response may look up)}, or None for an unknown or forged
+    token. Compared in constant time, like find_invitation."""
+    if not looks_like_token(token):
+        return None
+    cursor = db.execute(_VISIT_SQL, (token_hash(token),))
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    names = [d[0] for d in cursor.description]
+    values = tuple(row)
+    r_at, s_at, p_at = names.index("__round__"), names.index("__response__"), names.index("__person__")
+    invitation = dict(zip(names[:r_at], values[:r_at]))
+    if not hmac.compare_digest(make_token(secret, invitation["id"]), token):
+        return None
+    round_ = dict(zip(names[r_at + 1:s_at], values[r_at + 1:s_at]))
+    response = dict(zip(names[s_at + 1:p_at], values[s_at + 1:p_at]))
+    if invitation["anonymous"]:
+        response = NO_RESPONSE_LOOKED_UP
+    elif response.get("id") is None:
+        response = None
+    person = None if values[p_at + 1] is None else {"name": values[p_at + 2], "language": values[p_at + 3]}
+    return {"invitation": invitation, "round": round_, "response": response, "person": person}

@@ -30,8 +30,8 @@ from .. import responses as service
 from ..errors import Conflict, SurveyError
 from ..questionnaire import Item, Questionnaire, decode_answer
 from ..questionnaire_store import get_version
-from ..rounds import get_round, version_for_group
-from ..tokens import find_invitation
+from ..rounds import version_for_group
+from ..tokens import NO_RESPONSE_LOOKED_UP, find_visit
 
 bp = Blueprint("respond", __name__, url_prefix="/s")
 throttle.install(bp)  # a client presenting many unknown links gets 429 (surveyapp/throttle.py)
@@ -162,17 +162,21 @@ def _helpers():
 
 def _visit(token: str) -> Visit:
     db = get_db()
-    invitation = find_invitation(db, _secret(), token)
+    # One query for the link, its round, its person and (personal rounds) its response.
+    found = find_visit(db, _secret(), token)
+    invitation = found["invitation"] if found else None
     if invitation is None or invitation.get("removed_at"):
         raise Stop((render_template("respond/message.html", kind="not_found", title=_("Linket virker ikke"),
                                     message=_("Vi kan ikke finde et spørgeskema til dette link. Tjek, at du har "
                                               "kopieret hele linket fra mailen. Kontakt afsenderen af mailen, hvis "
                                               "det stadig ikke virker.")), 404))
-    person = db.execute("SELECT name, language FROM people WHERE id = ?", (invitation["person_id"],)).fetchone()
+    person = found["person"]
     if person and person["language"] in LANGUAGES:
         g.language = person["language"]  # the locale selector puts ?lang= first, then this
-    round_ = get_round(db, invitation["round_id"])
-    response = service.find_response(db, _secret(), token, invitation)
+    round_ = found["round"]
+    response = found["response"]
+    if response is NO_RESPONSE_LOOKED_UP:  # anonymous round: found by its keyed hash only
+        response = service.find_response(db, _secret(), token, invitation)
     version_id = response["questionnaire_version_id"] if response else version_for_group(db, round_["id"], invitation["group_name"])
     q = get_version(db, version_id)
     answers = service.load_answers(db, response["id"], q) if response else {}
