@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 ItemType = Literal["scale", "single", "multiple", "number", "text", "date", "info"]
 # Items whose answers are numbers and so can enter means, indices and scores.
@@ -171,6 +171,7 @@ class Questionnaire(Strict):
     sections: list[Section] = Field(min_length=1)
     indices: list[Index] = Field(default_factory=list)
     scores: list[Score] = Field(default_factory=list)
+    _items_by_id: tuple | None = PrivateAttr(default=None)  # item(): (sections, {id: Item}), built on first use
 
     # ---- lookups used by the answer pages, the services and the analysis layer ----
 
@@ -178,8 +179,19 @@ class Questionnaire(Strict):
         return [item for section in self.sections for item in section.items]
 
     def item(self, item_id: str) -> Item:
+        """The item with this id (KeyError if none). A dict built on first use, not a scan of
+        every item per call; an id it does not know is looked for again in the sections (an
+        item added after the first call is still found)."""
+        cached = self._items_by_id
+        if cached is None or cached[0] is not self.sections:  # first use, or a copy of the model
+            cached = self._items_by_id = (self.sections, {item.id: item for item in self.items()})
+        by_id = cached[1]
+        found = by_id.get(item_id)
+        if found is not None:
+            return found
         for item in self.items():
             if item.id == item_id:
+                by_id[item_id] = item
                 return item
         raise KeyError(item_id)
 
