@@ -408,6 +408,68 @@ def run_baseline(port: int, concurrency: int, seconds: float, path: str = "/heal
     return stats, time.perf_counter() - started
 
 
+def run_saves(port: int, tokens: list[str], seconds: float, first: int = 0,
+              stats: Stats | None = None) -> tuple[Stats, float]:
+    """Save-only: one client per token (so len(tokens) at a time), each holding the form of its
+    questionnaire (it GETs page 1 once, untimed, for the session cookie and the CSRF token, which
+    is valid for every page of the session), then POSTs pages 1..5 in turn, back to back, for
+    `seconds`, without following the redirect. Every POST is a complete, validated page save
+    (all 6 items); repeating a page stores the same values again (one row per item)."""
+    pages = questionnaire_pages()
+    stats = stats if stats is not None else Stats()
+    deadline = [float("inf")]
+    ready, go = threading.Barrier(len(tokens) + 1), threading.Event()
+
+    def worker(respondent: int, token: str):
+        client = Client(port)
+        bodies = None
+        try:
+            status, _, data = client.request("GET", f"/s/{token}/1")
+            match = CSRF_RE_BYTES.search(data) if status == 200 else None
+            if match:
+                csrf = match.group(1).decode("ascii")
+                bodies = []
+                for index, items in enumerate(pages):
+                    body = [("csrf_token", csrf), ("action", "next")]
+                    for key, value in page_form(respondent, index, items).items():
+                        body.extend((key, v) for v in value) if isinstance(value, list) else body.append((key, value))
+                    bodies.append(urllib.parse.urlencode(body).encode())
+        except (OSError, http.client.HTTPException):
+            bodies = None
+        finally:
+            ready.wait()
+        go.wait()
+        if bodies is None:
+            stats.add("save only", 0.0, None, False, "could not open the form")
+            return
+        n = 0
+        try:
+            while time.monotonic() < deadline[0]:
+                index = n % len(pages)
+                with stats.lock:
+                    stats.attempted.append((respondent, index))
+                status, _, _ = _timed(stats, client, "save only", "POST", f"/s/{token}/{index + 1}", bodies[index])
+                if 200 <= status < 400:
+                    with stats.lock:
+                        stats.acknowledged.append((respondent, index))
+                n += 1
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, args=(first + i, token), daemon=True) for i, token in enumerate(tokens)]
+    for t in threads:
+        t.start()
+    ready.wait()  # every client holds its form: only the saves are timed
+    started = time.perf_counter()
+    deadline[0] = time.monotonic() + seconds
+    go.set()
+    for t in threads:
+        t.join(seconds + 60)
+    return stats, time.perf_counter() - started
+
+
 # ---------------------------------------------------------------------------- the check
 
 
@@ -487,6 +549,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--duration", type=float, default=120.0, help="upper bound of the answering phase, seconds")
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
+    parser.add_argument("--save-seconds", type=float, default=10.0,
+                        help="length of the save-only phase (0: skip it), seconds, spread over the slices")
     parser.add_argument("--think", type=float, default=0.0, help="mean pause between a respondent's requests, seconds")
     parser.add_argument("--slices", type=int, default=4,
                         help="alternate baseline and answering this many times (evens out background load)")
@@ -499,20 +563,22 @@ def main(argv=None) -> int:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     warm = 4 * args.workers  # not measured: they make every worker compile its templates first
-    prepared = prepare(db_path, args.respondents + warm)
+    savers = args.concurrency if args.save_seconds > 0 else 0  # the save-only clients' own respondents
+    prepared = prepare(db_path, args.respondents + warm + savers)
     server = Server(db_path, args.workers, args.threads, log=folder / "server.log").start()
-    warm_stats, _ = run_respondents(server.port, prepared["tokens"][args.respondents:], min(warm, args.concurrency),
-                                    60, first=args.respondents)
+    warm_stats, _ = run_respondents(server.port, prepared["tokens"][args.respondents:args.respondents + warm],
+                                    min(warm, args.concurrency), 60, first=args.respondents)
+    save_tokens, save_first = prepared["tokens"][args.respondents + warm:], args.respondents + warm
     print(f"server: surveyapp serve --workers {args.workers} --threads {args.threads} on port {server.port}; "
           f"{args.respondents} respondents, {args.concurrency} concurrent, think {args.think} s; {os.cpu_count()} CPU(s)")
     try:
         # The phases alternate in slices, so both see the same background load on a shared machine.
-        base_stats, stats = Stats(), Stats()
-        base_seconds = seconds = 0.0
+        base_stats, stats, save_stats = Stats(), Stats(), Stats()
+        base_seconds = seconds = save_seconds = 0.0
         slices = max(1, args.slices)
         chunk = -(-args.respondents // slices)
         deadline = time.monotonic() + args.duration
-        cpu = {"baseline": [0.0, 0.0], "answering": [0.0, 0.0]}  # phase -> [server, client] CPU seconds
+        cpu = {"baseline": [0.0, 0.0], "answering": [0.0, 0.0], "save only": [0.0, 0.0]}  # phase -> [server, client] CPU seconds
 
         def measured(phase, run):
             server_before, client_before = process_tree_cpu(server.process.pid), own_cpu()
@@ -526,6 +592,9 @@ def main(argv=None) -> int:
         for n in range(slices):
             base_seconds += measured("baseline", lambda: run_baseline(
                 server.port, args.concurrency, args.baseline_seconds / slices, stats=base_stats)[1])
+            if savers:
+                save_seconds += measured("save only", lambda: run_saves(
+                    server.port, save_tokens, args.save_seconds / slices, first=save_first, stats=save_stats)[1])
             left = deadline - time.monotonic()
             if left <= 0:
                 break
@@ -548,9 +617,19 @@ def main(argv=None) -> int:
     print("  " + summary_line("all", stats.all_latencies(), seconds) + f"  errors {len(stats.errors)}")
     if stats.errors:
         print(f"  first errors: {stats.errors[:5]}")
+    save_only = save_stats.latencies.get("save only", [])
+    if savers:
+        print(f"save only, {save_seconds:.1f} s in {slices} slice(s): {savers} clients, each holding its form, "
+              f"POST pages 1-5 in turn back to back (redirects not followed)")
+        print("  " + summary_line("save only", save_only, save_seconds) + f"  errors {len(save_stats.errors)}")
+        if save_stats.errors:
+            print(f"  first errors: {save_stats.errors[:5]}")
     all_rps = stats.requests() / seconds
     print()
-    for phase, count in (("baseline", base_stats.requests()), ("answering", stats.requests())):
+    for phase, count in (("baseline", base_stats.requests()), ("answering", stats.requests()),
+                         ("save only", save_stats.requests())):
+        if not count:
+            continue
         server_cpu, client_cpu = cpu[phase]
         print(f"CPU per request, {phase}: server {1000 * server_cpu / max(count, 1):.2f} ms, "
               f"load generator {1000 * client_cpu / max(count, 1):.2f} ms")
@@ -564,7 +643,13 @@ def main(argv=None) -> int:
           f"(answering requests/s to baseline: {100 * all_rps / base_rps:.1f} %; target >= 40 %)")
     print(f"p95 of a page save at {args.concurrency} concurrent: {percentile([s * 1000 for s in saves], 95):.1f} ms "
           f"(target < 100 ms)")
-    check = verify(db_path, prepared, stats.acknowledged + warm_stats.acknowledged, stats.attempted + warm_stats.attempted)
+    if savers:
+        save_rps = len(save_only) / save_seconds
+        print(f"SAVE-ONLY (the figure compared with the targets): page saves/s {save_rps:.1f} = "
+              f"{100 * save_rps / base_rps:.1f} % of the baseline (target >= 40 %); p95 of a save at {savers} concurrent "
+              f"{percentile([s * 1000 for s in save_only], 95):.1f} ms (target < 100 ms)")
+    check = verify(db_path, prepared, stats.acknowledged + warm_stats.acknowledged + save_stats.acknowledged,
+                   stats.attempted + warm_stats.attempted + save_stats.attempted)
     print(f"database: {check['acknowledged_pages']} acknowledged page saves, {check['answer_rows']} answer rows, "
           f"lost {check['lost']}, duplicated {check['duplicated']}, half-written pages {check['half_written']}, "
           f"integrity_check {check['integrity']}")
