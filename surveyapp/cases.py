@@ -21,7 +21,7 @@ from pathlib import Path
 from analysis import progress as analysis
 
 from . import audit, questionnaire_store, responses, tokens
-from .db import now, transaction
+from .db import find_by_id_or_name, now, transaction
 from .errors import Conflict, NotFound, SurveyError
 from .questionnaire import Problem, Questionnaire
 from .respondents import add_invitation
@@ -103,22 +103,7 @@ def _parse_schedule(sha: str, text: str) -> Schedule:
 
 
 def get_case(db, ref, project: str | None = None) -> dict:
-    text = str(ref).strip()
-    row = None
-    if text.isdigit():
-        row = db.execute("SELECT * FROM cases WHERE id = ?", (int(text),)).fetchone()
-    if row is None:
-        sql, params = "SELECT * FROM cases WHERE key = ?", [text]
-        if project:
-            sql += " AND project_id = ?"
-            params.append(project)
-        rows = db.execute(sql, params).fetchall()
-        if len(rows) > 1:
-            raise SurveyError(f"several projects have a family '{text}'; use its id or --project")
-        row = rows[0] if rows else None
-    if row is None:
-        raise NotFound(f"family '{text}' not found")
-    return dict(row)
+    return find_by_id_or_name(db, "cases", "key", ref, project, "family")
 
 
 def open_case(db, project: str, key: str, unit: str, opened_on, schedule_id: str = "familie-progression",

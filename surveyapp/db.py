@@ -59,6 +59,30 @@ def transaction(db: sqlite_utils.Database):
         conn.execute("COMMIT")
 
 
+def find_by_id_or_name(db, table: str, name_column: str, ref, project: str | None, what: str) -> dict:
+    """A row of `table` by numeric id or by name (within a project when given), as rounds,
+    families and other things named on the command line are found. Raises NotFound, or
+    SurveyError when the name is ambiguous across projects."""
+    from .errors import NotFound, SurveyError
+
+    text = str(ref).strip()
+    row = None
+    if text.isdigit():
+        row = db.execute(f"SELECT * FROM {table} WHERE id = ?", (int(text),)).fetchone()
+    if row is None:
+        sql, params = f"SELECT * FROM {table} WHERE {name_column} = ?", [text]
+        if project:
+            sql += " AND project_id = ?"
+            params.append(project)
+        rows = db.execute(sql, params).fetchall()
+        if len(rows) > 1:
+            raise SurveyError(f"several projects have a {what} named '{text}'; use its id or --project")
+        row = rows[0] if rows else None
+    if row is None:
+        raise NotFound(f"{what} '{text}' not found")
+    return dict(row)
+
+
 def now() -> str:
     """UTC timestamp as stored everywhere: ISO 8601 with seconds."""
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()

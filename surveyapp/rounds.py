@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from . import audit
-from .db import now, transaction
+from .db import find_by_id_or_name, now, transaction
 from .errors import Conflict, NotFound, SurveyError
 from .questionnaire_store import get_version, resolve_version
 
@@ -115,22 +115,7 @@ def create_round(
 
 def get_round(db, ref, project: str | None = None) -> dict:
     """A round by id or by name (within a project when given)."""
-    ref_text = str(ref).strip()
-    row = None
-    if ref_text.isdigit():
-        row = db.execute("SELECT * FROM rounds WHERE id = ?", (int(ref_text),)).fetchone()
-    if row is None:
-        sql, params = "SELECT * FROM rounds WHERE name = ?", [ref_text]
-        if project:
-            sql += " AND project_id = ?"
-            params.append(project)
-        rows = db.execute(sql, params).fetchall()
-        if len(rows) > 1:
-            raise SurveyError(f"several projects have a round named '{ref_text}'; use its id or --project")
-        row = rows[0] if rows else None
-    if row is None:
-        raise NotFound(f"round '{ref_text}' not found")
-    return dict(row)
+    return find_by_id_or_name(db, "rounds", "name", ref, project, "round")
 
 
 def list_rounds(db, project: str | None = None) -> list[dict]:
