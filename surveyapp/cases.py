@@ -331,6 +331,12 @@ def ensure_measurement(db, secret: str, member: dict, slot_id: str, questionnair
                            (member["id"], slot_id, questionnaire_id)).fetchone())
 
 
+def _set_not_asked(db, measurement: dict, items) -> None:
+    """Put the items the schedule routes away from the member on the measurement's invitation,
+    so the answer pages, page saves and submission never ask them (see responses.not_asked_of)."""
+    responses.set_not_asked(db, measurement["invitation_id"], items)
+
+
 def _response_for(db, secret: str, measurement: dict) -> dict:
     token = tokens.make_token(secret, measurement["invitation_id"])
     invitation = tokens.find_invitation(db, secret, token)
@@ -385,6 +391,7 @@ def register_measurement(db, secret: str, member_ref, slot_id: str, questionnair
         q = responses.questionnaire_of(db, response)
         if response["status"] == "complete":
             raise Conflict(f"{member['key']} already has a completed {questionnaire_id} at {slot_id}")
+        _set_not_asked(db, measurement, hidden)  # the routing on the reference date
         errors = {}
         for index, section in enumerate(q.sections):
             form = {item.id: answers.get(item.id) for item in section.items if item.id not in hidden}
@@ -424,6 +431,8 @@ def self_completion_link(db, secret: str, base_url: str, member_ref, slot_id: st
             response = _response_for(db, secret, measurement)
             if response["status"] == "complete":
                 continue
+            # The items routed away on the day the link is (re)issued are not asked on the answer pages.
+            _set_not_asked(db, measurement, route["hidden"][qid])
             if not response["registered_by"]:
                 responses.set_registration(db, response, registered_by, "self_completion", None)
             links.append({"questionnaire": qid, "measurement_id": measurement["id"],

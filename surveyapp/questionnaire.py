@@ -10,6 +10,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -224,20 +225,24 @@ class Questionnaire(Strict):
     def applies_to_group(self, item: Item, group: str | None) -> bool:
         return not item.groups or not group or group in item.groups
 
-    def is_shown(self, item: Item, answers: dict[str, Any], group: str | None = None) -> bool:
-        """Whether a respondent with these answers (and group) is asked the item at all."""
-        if not self.applies_to_group(item, group):
+    def is_shown(self, item: Item, answers: dict[str, Any], group: str | None = None,
+                 not_asked: Collection[str] = frozenset()) -> bool:
+        """Whether a respondent with these answers (and group) is asked the item at all.
+        `not_asked`: ids of items this respondent is never asked (e.g. routed away by age on
+        the invitation); such an item, and an item whose show_if depends on one, is not shown."""
+        if item.id in not_asked or not self.applies_to_group(item, group):
             return False
         if item.show_if is None:
             return True
         # A condition on a hidden item is false, whatever is stored for it.
         source = self.item(item.show_if.item)
-        if not self.is_shown(source, answers, group):
+        if not self.is_shown(source, answers, group, not_asked):
             return False
         return item.show_if.holds(answers)
 
-    def applicable_items(self, answers: dict[str, Any], group: str | None = None) -> list[Item]:
-        return [i for i in self.question_items() if self.is_shown(i, answers, group)]
+    def applicable_items(self, answers: dict[str, Any], group: str | None = None,
+                         not_asked: Collection[str] = frozenset()) -> list[Item]:
+        return [i for i in self.question_items() if self.is_shown(i, answers, group, not_asked)]
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()

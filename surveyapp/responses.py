@@ -6,8 +6,10 @@ can be shown again with the respondent's input and the reasons next to the items
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import secrets
+from collections.abc import Collection
 from pathlib import Path
 
 from . import audit, tokens
@@ -94,9 +96,34 @@ def load_answers(db, response_id: int, q: Questionnaire) -> dict:
     return answers
 
 
+def not_asked_of(db, response: dict | None = None, invitation_id: int | None = None) -> frozenset[str]:
+    """Ids of the items the respondent is not asked (the invitation's not_asked list, written
+    e.g. by cases.self_completion_link from the schedule's routing); empty without an invitation."""
+    invitation_id = invitation_id or (response or {}).get("invitation_id")
+    if invitation_id is None:
+        return frozenset()
+    row = db.execute("SELECT not_asked FROM invitations WHERE id = ?", (invitation_id,)).fetchone()
+    return parse_not_asked(row["not_asked"] if row else None)
+
+
+def set_not_asked(db, invitation_id: int, item_ids) -> None:
+    """Record the items this invitation's respondent is not asked (replacing any earlier list)."""
+    db.execute("UPDATE invitations SET not_asked = ? WHERE id = ?",
+               (json.dumps(sorted(set(item_ids)), ensure_ascii=False), invitation_id))
+
+
+def parse_not_asked(text: str | None) -> frozenset[str]:
+    """The invitations.not_asked column (a JSON list of item ids) as a set."""
+    if not text:
+        return frozenset()
+    value = json.loads(text)
+    return frozenset(str(v) for v in value) if isinstance(value, list) else frozenset()
+
+
 def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict, group: str,
-                enforce_required: bool = True) -> tuple[dict, dict, list[str]]:
-    """Parse one page's inputs: (values to store, errors, item ids to clear)."""
+                enforce_required: bool = True, not_asked: Collection[str] = frozenset()) -> tuple[dict, dict, list[str]]:
+    """Parse one page's inputs: (values to store, errors, item ids to clear). A posted value for
+    a not-asked item is ignored (never stored, never checked, never required)."""
     if not 0 <= section_index < len(q.sections):
         raise SurveyError("no such page")
     section = q.sections[section_index]
@@ -105,6 +132,9 @@ def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict,
     # Items on the page in order, so show_if sees the answers given above it on the same page.
     for item in section.items:
         if item.type == "info":
+            continue
+        if item.id in not_asked:
+            merged[item.id] = None
             continue
         raw = form.get(item.id)
         if item.type != "multiple" and isinstance(raw, list):
@@ -121,7 +151,7 @@ def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict,
     for item in section.items:
         if item.type == "info" or item.id in errors:
             continue
-        if not q.is_shown(item, merged, group):
+        if not q.is_shown(item, merged, group, not_asked):
             to_clear.append(item.id)
             continue
         value = parsed.get(item.id)
@@ -135,21 +165,26 @@ def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict,
     # answer on page 1 that skips page 3), also when a submitted response is edited.
     on_page = {item.id for item in section.items}
     for item in q.question_items():
-        if item.id not in on_page and current.get(item.id) not in (None, "", []) and not q.is_shown(item, merged, group):
+        if (item.id not in on_page and current.get(item.id) not in (None, "", [])
+                and not q.is_shown(item, merged, group, not_asked)):
             to_clear.append(item.id)
     return to_store, errors, to_clear
 
 
-def save_page(db, response: dict, section_index: int, form: dict, final: bool = False, partial: bool = False) -> dict:
+def save_page(db, response: dict, section_index: int, form: dict, final: bool = False, partial: bool = False,
+              not_asked: Collection[str] | None = None) -> dict:
     """Store one page's answers in one transaction; raise PageInvalid (storing nothing) on problems.
 
     `form` maps item id to a string (or list of strings for multiple choice). Blank fields
     clear a stored answer; answers to items the respondent's answers now hide are removed too.
     `partial` (autosave, the Back button) stores what is valid without demanding required items
-    and does not count the page as finished.
+    and does not count the page as finished. `not_asked`: the items the respondent is not asked
+    (None: read from the response's invitation); a value posted for one is ignored.
     """
     round_ = get_round(db, response["round_id"])
     q = questionnaire_of(db, response)
+    if not_asked is None:
+        not_asked = not_asked_of(db, response)
     with transaction(db):
         fresh = get_response(db, response["id"])
         if fresh["status"] == "complete" and not round_["allow_edit_after_submit"]:
@@ -158,7 +193,7 @@ def save_page(db, response: dict, section_index: int, form: dict, final: bool = 
             raise Conflict("the round is not open")
         current = load_answers(db, response["id"], q)
         to_store, errors, to_clear = _parse_page(q, section_index, form, current, response["group_name"],
-                                                 enforce_required=not partial)
+                                                 enforce_required=not partial, not_asked=not_asked)
         if errors:
             raise PageInvalid(errors)
         stamp = _stamp(round_)
@@ -191,25 +226,30 @@ def _mark_invitation(db, response: dict, started: bool = False, completed: bool 
         db.execute("UPDATE invitations SET completed = 1, started = 1 WHERE id = ?", (invitation_id,))
 
 
-def missing_required(q: Questionnaire, answers: dict, group: str) -> dict[int, list[str]]:
-    """Required items without an answer, by section index."""
+def missing_required(q: Questionnaire, answers: dict, group: str,
+                     not_asked: Collection[str] = frozenset()) -> dict[int, list[str]]:
+    """Required items without an answer, by section index (items not asked are never missing)."""
     missing: dict[int, list[str]] = {}
     for index, section in enumerate(q.sections):
         for item in section.items:
-            if item.required and q.is_shown(item, answers, group) and answers.get(item.id) in (None, "", []):
+            if item.required and q.is_shown(item, answers, group, not_asked) and answers.get(item.id) in (None, "", []):
                 missing.setdefault(index, []).append(item.id)
     return missing
 
 
-def submit(db, response: dict, invitation_id: int | None = None) -> dict:
+def submit(db, response: dict, invitation_id: int | None = None, not_asked: Collection[str] | None = None) -> dict:
     """Mark a response complete once every required, shown item is answered.
 
     Raises PageInvalid naming the missing items (the caller sends the respondent to the first
     page concerned). `invitation_id` is passed in anonymous rounds, where the response row
-    itself holds no link, so that only the invitation's "completed" flag is set.
+    itself holds no link, so that only the invitation's "completed" flag is set. Items the
+    invitation does not ask (`not_asked`, None: read from the invitation) are never required,
+    and any answer stored for one is removed.
     """
     round_ = get_round(db, response["round_id"])
     q = questionnaire_of(db, response)
+    if not_asked is None:
+        not_asked = not_asked_of(db, response, invitation_id)
     with transaction(db):
         fresh = get_response(db, response["id"])
         if fresh["status"] == "complete":
@@ -217,10 +257,11 @@ def submit(db, response: dict, invitation_id: int | None = None) -> dict:
         if round_["status"] != "open":
             raise Conflict("the round is not open")
         answers = load_answers(db, response["id"], q)
-        missing = missing_required(q, answers, response["group_name"])
+        missing = missing_required(q, answers, response["group_name"], not_asked)
         if missing:
             raise PageInvalid({item: "Besvar venligst dette spørgsmål." for items in missing.values() for item in items})
-        hidden = [i.id for i in q.question_items() if i.id in answers and not q.is_shown(i, answers, response["group_name"])]
+        hidden = [i.id for i in q.question_items()
+                  if i.id in answers and not q.is_shown(i, answers, response["group_name"], not_asked)]
         if hidden:
             db.conn.executemany("DELETE FROM answers WHERE response_id = ? AND item_id = ?", [(response["id"], h) for h in hidden])
         db.execute("UPDATE responses SET status = 'complete', submitted_at = ?, last_saved_at = COALESCE(last_saved_at, ?) WHERE id = ?",
@@ -304,7 +345,7 @@ def import_responses(db, round_ref, path: str | Path | None = None, data: bytes 
     anonymous = bool(round_["anonymous"])
     invitations: dict[tuple[str, str], dict] = {}
     for row in db.query(
-        "SELECT i.id, i.group_name, i.unit, i.started, i.completed, p.key, lower(p.email) AS email FROM invitations i "
+        "SELECT i.id, i.group_name, i.unit, i.started, i.completed, i.not_asked, p.key, lower(p.email) AS email FROM invitations i "
         "JOIN people p ON p.id = i.person_id WHERE i.round_id = ? AND i.removed_at IS NULL", [round_["id"]]):
         invitations[("key", row["key"])] = dict(row)
         if row["email"]:
@@ -395,6 +436,9 @@ def import_responses(db, round_ref, path: str | Path | None = None, data: bytes 
                     why = (f"the item is not asked of group '{group}'" if not plan.q.applies_to_group(item, group)
                            else f"the answer to '{item.show_if.item}' hides it (show_if)")
                     errors.append(RowError(line, item.id, f"answered, but {why}; leave the cell blank"))
+        if row_ok and values:
+            for item_id in sorted({v[0] for v in values} & parse_not_asked(invitation["not_asked"])):
+                errors.append(RowError(line, item_id, "answered, but the item is not asked of this respondent; leave the cell blank"))
         if not values and status != "complete" or not values and not given_status:
             # Exports often list everyone invited: a row without answers (and not explicitly
             # complete) is someone who did not respond, not an empty response.

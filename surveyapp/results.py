@@ -2,6 +2,7 @@
 analysis functions plain data. Nothing here computes a statistic."""
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from analysis.rates import response_rates
@@ -37,7 +38,7 @@ def response_rows(db, round_ids: list[int], units: list[str] | None = None) -> l
     # The cell is the invitation's current group and unit (a respondent moved to another unit
     # is counted there, like the denominator); anonymous responses carry their own copy.
     sql = (f"SELECT r.id, r.round_id, COALESCE(i.group_name, r.group_name) AS 'group', COALESCE(i.unit, r.unit) AS unit, "
-           f"r.status, r.questionnaire_version_id, "
+           f"r.status, r.questionnaire_version_id, i.not_asked AS not_asked, "
            f"r.submitted_at, r.last_saved_at FROM responses r LEFT JOIN invitations i ON i.id = r.invitation_id "
            f"WHERE i.removed_at IS NULL AND r.round_id IN ({','.join('?' * len(round_ids))})")
     params = list(round_ids)
@@ -63,13 +64,16 @@ def response_rows(db, round_ids: list[int], units: list[str] | None = None) -> l
             entry = versions[response["questionnaire_version_id"]] = (q, items, plain, conditional, sources)
         q, items, plain, conditional, sources = entry
         stored = answers.get(response["id"], {})  # a stored answer is never blank
-        answered = sum(1 for item_id in stored if item_id in plain)
-        applicable = len(plain)
+        # Items the invitation does not ask (e.g. routed away by age) are not applicable.
+        not_asked = frozenset(json.loads(response.pop("not_asked") or "[]"))
+        asked = plain - not_asked if not_asked else plain
+        answered = sum(1 for item_id in stored if item_id in asked)
+        applicable = len(asked)
         if conditional:
             # Decoded by item type (a free-text answer that starts with "[" stays text).
             given = {item_id: decode_answer(items[item_id], *stored[item_id]) for item_id in sources if item_id in stored}
             for item in conditional:
-                if q.is_shown(item, given, response["group"]):
+                if q.is_shown(item, given, response["group"], not_asked):
                     applicable += 1
                     answered += item.id in stored
         response["applicable"] = applicable

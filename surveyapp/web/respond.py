@@ -64,6 +64,7 @@ class Visit:
     group: str
     registration_needed: bool = False
     pages: list[int] = field(default_factory=list)
+    not_asked: frozenset = frozenset()  # items the invitation does not ask (never rendered, saved or required)
 
     @property
     def complete(self) -> bool:
@@ -183,7 +184,8 @@ def _visit(token: str) -> Visit:
     visit = Visit(token, invitation, round_, q, response, answers, person["name"] if person else None,
                   invitation["group_name"])
     visit.registration_needed = round_["answered_by"] in ("citizen", "unit") and not (response and response["registered_by"])
-    visit.pages = visible_pages(q, answers, visit.group)
+    visit.not_asked = service.parse_not_asked(invitation.get("not_asked"))
+    visit.pages = visible_pages(q, answers, visit.group, visit.not_asked)
     return visit
 
 
@@ -207,10 +209,10 @@ def _thanks(visit: Visit, already: bool = False):
     return render_template("respond/thanks.html", already=already, **_common(visit))
 
 
-def visible_pages(q: Questionnaire, answers: dict, group: str) -> list[int]:
+def visible_pages(q: Questionnaire, answers: dict, group: str, not_asked: frozenset = frozenset()) -> list[int]:
     """Section indices with at least one item shown to this respondent."""
     return [index for index, section in enumerate(q.sections)
-            if any(q.is_shown(item, answers, group) for item in section.items)]
+            if any(q.is_shown(item, answers, group, not_asked) for item in section.items)]
 
 
 def _resume_target(visit: Visit) -> str:
@@ -226,18 +228,19 @@ def _resume_target(visit: Visit) -> str:
 # ---------------------------------------------------------------- building a page
 
 
-def rendered(q: Questionnaire, item: Item, section_ids: set[str], answers: dict, group: str) -> bool:
+def rendered(q: Questionnaire, item: Item, section_ids: set[str], answers: dict, group: str,
+             not_asked: frozenset = frozenset()) -> bool:
     """Whether the server puts the item on the page. A condition on an item of the same page is
     left to the browser (and the server's check when saving); a condition on an earlier page is
-    decided here, from the stored answers."""
-    if not q.applies_to_group(item, group):
+    decided here, from the stored answers. An item the invitation does not ask is never put there."""
+    if item.id in not_asked or not q.applies_to_group(item, group):
         return False
     if item.show_if is None:
         return True
     source = q.item(item.show_if.item)
     if source.id in section_ids:
-        return rendered(q, source, section_ids, answers, group)
-    return q.is_shown(item, answers, group)
+        return rendered(q, source, section_ids, answers, group, not_asked)
+    return q.is_shown(item, answers, group, not_asked)
 
 
 def _form_value(item: Item, value) -> str | list[str]:
@@ -264,7 +267,7 @@ def page_items(visit: Visit, index: int, posted: dict | None = None, errors: dic
     english = _english()
     views = []
     for item in section.items:
-        if not rendered(q, item, ids, visit.answers, visit.group):
+        if not rendered(q, item, ids, visit.answers, visit.group, visit.not_asked):
             continue
         if posted is not None and item.id in posted:
             value = posted[item.id]
@@ -518,7 +521,7 @@ def save(token: str, number: int):
     # The visit found the response already (one lookup); a first save creates it.
     response = visit.response or service.start_response(db, _secret(), token, visit.invitation)
     try:
-        service.save_page(db, response, index, posted, partial=autosave or action == "back")
+        service.save_page(db, response, index, posted, partial=autosave or action == "back", not_asked=visit.not_asked)
     except service.PageInvalid as invalid:
         errors = {k: translate_error(v) for k, v in invalid.errors.items()}
         if autosave:
@@ -535,7 +538,7 @@ def save(token: str, number: int):
     # only the answers, not the whole visit (link, person, round and questionnaire are unchanged).
     visit.response = response
     visit.answers = service.load_answers(db, response["id"], visit.q)
-    visit.pages = visible_pages(visit.q, visit.answers, visit.group)
+    visit.pages = visible_pages(visit.q, visit.answers, visit.group, visit.not_asked)
     if action == "back":
         earlier = [p for p in visit.pages if p < index]
         if earlier:
@@ -573,13 +576,13 @@ def review(token: str):
 
 def _render_review(visit: Visit, status: int = 200):
     q = visit.q
-    missing = service.missing_required(q, visit.answers, visit.group)
+    missing = service.missing_required(q, visit.answers, visit.group, visit.not_asked)
     sections = []
     for index in visit.pages:
         section = q.sections[index]
         rows = []
         for item in section.items:
-            if item.type == "info" or not q.is_shown(item, visit.answers, visit.group):
+            if item.type == "info" or not q.is_shown(item, visit.answers, visit.group, visit.not_asked):
                 continue
             rows.append({"id": item.id, "text": loc(item, "text"), "answer": answer_text(q, item, visit.answers.get(item.id)),
                          "missing": item.id in missing.get(index, [])})
@@ -602,9 +605,9 @@ def submit(token: str):
     db = get_db()
     response = visit.response or service.start_response(db, _secret(), token, visit.invitation)
     try:
-        service.submit(db, response, invitation_id=visit.invitation["id"])
+        service.submit(db, response, invitation_id=visit.invitation["id"], not_asked=visit.not_asked)
     except service.PageInvalid as invalid:
-        missing = service.missing_required(visit.q, visit.answers, visit.group)
+        missing = service.missing_required(visit.q, visit.answers, visit.group, visit.not_asked)
         first = min(missing) if missing else (visit.pages[0] if visit.pages else 0)
         visit.response = response
         return _render_page(visit, first, errors={k: v for k, v in invalid.errors.items()}, status=422,
