@@ -86,7 +86,7 @@ def questionnaire_of(db, response: dict) -> Questionnaire:
 def load_answers(db, response_id: int, q: Questionnaire) -> dict:
     """{item_id: value} as the form and show_if use them (codes as ints, lists for multiple choice)."""
     answers = {}
-    by_id = {item.id: item for item in q.items()}  # q.item() scans every item for each row
+    by_id = _items_by_id(q)
     for item_id, value_num, value_text in db.conn.execute(
             "SELECT item_id, value_num, value_text FROM answers WHERE response_id = ?", (response_id,)):
         item = by_id.get(item_id)
@@ -94,6 +94,11 @@ def load_answers(db, response_id: int, q: Questionnaire) -> dict:
             continue
         answers[item_id] = decode_answer(item, value_num, value_text)
     return answers
+
+
+def _items_by_id(q: Questionnaire) -> dict:
+    """{item id: item}: q.item() scans every item for each look-up."""
+    return {item.id: item for item in q.items()}
 
 
 def not_asked_of(db, response: dict | None = None, invitation_id: int | None = None) -> frozenset[str]:
@@ -172,22 +177,34 @@ def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict,
 
 
 def save_page(db, response: dict, section_index: int, form: dict, final: bool = False, partial: bool = False,
-              not_asked: Collection[str] | None = None) -> dict:
+              not_asked: Collection[str] | None = None, *, q: Questionnaire | None = None) -> dict:
     """Store one page's answers in one transaction; raise PageInvalid (storing nothing) on problems.
 
     `form` maps item id to a string (or list of strings for multiple choice). Blank fields
     clear a stored answer; answers to items the respondent's answers now hide are removed too.
     `partial` (autosave, the Back button) stores what is valid without demanding required items
     and does not count the page as finished. `not_asked`: the items the respondent is not asked
-    (None: read from the response's invitation); a value posted for one is ignored.
+    (None: read from the response's invitation); a value posted for one is ignored. `q`: the
+    response's questionnaire when the caller has it (None: looked up; a version never changes).
+
+    Returns {"stored", "cleared", "answers"}: "answers" are the response's answers after the
+    save as load_answers would return them (the caller need not read them again).
+
+    What can change between the caller's reads and this write is read inside the write
+    transaction: the response's status, the round's status and the stored answers (another tab
+    of the same respondent may have saved in between; the answers decide which items are shown
+    and which answers on other pages must go, so they are not taken from the caller).
     """
-    round_ = get_round(db, response["round_id"])
-    q = questionnaire_of(db, response)
+    if q is None:
+        q = questionnaire_of(db, response)
     if not_asked is None:
         not_asked = not_asked_of(db, response)
     with transaction(db):
-        fresh = get_response(db, response["id"])
-        if fresh["status"] == "complete" and not round_["allow_edit_after_submit"]:
+        status = db.conn.execute("SELECT status FROM responses WHERE id = ?", (response["id"],)).fetchone()
+        if status is None:
+            raise NotFound(f"response {response['id']} not found")
+        round_ = _round_state(db, response["round_id"])
+        if status[0] == "complete" and not round_["allow_edit_after_submit"]:
             raise Conflict("the questionnaire has been submitted and can no longer be changed")
         if round_["status"] != "open":
             raise Conflict("the round is not open")
@@ -213,7 +230,23 @@ def save_page(db, response: dict, section_index: int, form: dict, final: bool = 
             (stamp, next_section, response["id"]),
         )
         _mark_invitation(db, response, started=True)
-    return {"stored": len(to_store), "cleared": len(to_clear)}
+    after = {**current}
+    for item_id in to_clear:
+        after.pop(item_id, None)
+    by_id = _items_by_id(q)
+    for item_id, (num, text) in to_store.items():
+        after[item_id] = decode_answer(by_id[item_id], num, text)
+    return {"stored": len(to_store), "cleared": len(to_clear), "answers": after}
+
+
+def _round_state(db, round_id: int) -> dict:
+    """The round fields a save or submit depends on, read where it is called (inside the write
+    transaction, so a round closed meanwhile is seen)."""
+    row = db.conn.execute("SELECT status, allow_edit_after_submit, anonymous FROM rounds WHERE id = ?",
+                          (round_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"round {round_id} not found")
+    return {"status": row[0], "allow_edit_after_submit": row[1], "anonymous": row[2]}
 
 
 def _mark_invitation(db, response: dict, started: bool = False, completed: bool = False) -> None:
@@ -237,23 +270,27 @@ def missing_required(q: Questionnaire, answers: dict, group: str,
     return missing
 
 
-def submit(db, response: dict, invitation_id: int | None = None, not_asked: Collection[str] | None = None) -> dict:
+def submit(db, response: dict, invitation_id: int | None = None, not_asked: Collection[str] | None = None, *,
+           q: Questionnaire | None = None) -> dict:
     """Mark a response complete once every required, shown item is answered.
 
     Raises PageInvalid naming the missing items (the caller sends the respondent to the first
     page concerned). `invitation_id` is passed in anonymous rounds, where the response row
     itself holds no link, so that only the invitation's "completed" flag is set. Items the
     invitation does not ask (`not_asked`, None: read from the invitation) are never required,
-    and any answer stored for one is removed.
+    and any answer stored for one is removed. `q`: the response's questionnaire when the caller
+    has it (None: looked up). The response's and the round's status and the answers are read
+    inside the write transaction.
     """
-    round_ = get_round(db, response["round_id"])
-    q = questionnaire_of(db, response)
+    if q is None:
+        q = questionnaire_of(db, response)
     if not_asked is None:
         not_asked = not_asked_of(db, response, invitation_id)
     with transaction(db):
         fresh = get_response(db, response["id"])
         if fresh["status"] == "complete":
             return fresh
+        round_ = _round_state(db, response["round_id"])
         if round_["status"] != "open":
             raise Conflict("the round is not open")
         answers = load_answers(db, response["id"], q)

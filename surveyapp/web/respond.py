@@ -521,7 +521,8 @@ def save(token: str, number: int):
     # The visit found the response already (one lookup); a first save creates it.
     response = visit.response or service.start_response(db, _secret(), token, visit.invitation)
     try:
-        service.save_page(db, response, index, posted, partial=autosave or action == "back", not_asked=visit.not_asked)
+        saved = service.save_page(db, response, index, posted, partial=autosave or action == "back",
+                                  not_asked=visit.not_asked, q=visit.q)
     except service.PageInvalid as invalid:
         errors = {k: translate_error(v) for k, v in invalid.errors.items()}
         if autosave:
@@ -534,10 +535,10 @@ def save(token: str, number: int):
         raise
     if autosave:
         return jsonify(saved=True)
-    # Where to go next depends on the answers just stored (show_if can skip pages): re-read
-    # only the answers, not the whole visit (link, person, round and questionnaire are unchanged).
+    # Where to go next depends on the answers just stored (show_if can skip pages): save_page
+    # returns them as stored by its transaction, so nothing is read again.
     visit.response = response
-    visit.answers = service.load_answers(db, response["id"], visit.q)
+    visit.answers = saved["answers"]
     visit.pages = visible_pages(visit.q, visit.answers, visit.group, visit.not_asked)
     if action == "back":
         earlier = [p for p in visit.pages if p < index]
@@ -605,7 +606,7 @@ def submit(token: str):
     db = get_db()
     response = visit.response or service.start_response(db, _secret(), token, visit.invitation)
     try:
-        service.submit(db, response, invitation_id=visit.invitation["id"], not_asked=visit.not_asked)
+        service.submit(db, response, invitation_id=visit.invitation["id"], not_asked=visit.not_asked, q=visit.q)
     except service.PageInvalid as invalid:
         missing = service.missing_required(visit.q, visit.answers, visit.group, visit.not_asked)
         first = min(missing) if missing else (visit.pages[0] if visit.pages else 0)
