@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import random
 import secrets
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from . import audit, tokens
@@ -176,11 +176,16 @@ def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict,
     return to_store, errors, to_clear
 
 
-def save_page(db, response: dict, section_index: int, form: dict, final: bool = False, partial: bool = False,
+def save_page(db, response: dict, section_index: int, form: dict | Callable[[dict], dict], final: bool = False,
+              partial: bool = False,
               not_asked: Collection[str] | None = None, *, q: Questionnaire | None = None) -> dict:
     """Store one page's answers in one transaction; raise PageInvalid (storing nothing) on problems.
 
-    `form` maps item id to a string (or list of strings for multiple choice). Blank fields
+    `form` maps item id to a string (or list of strings for multiple choice); it may also be a
+    function called inside the write transaction with the stored answers (as load_answers
+    returns them) that returns that mapping, for a form whose meaning depends on what is stored
+    at the moment of the write (the answer pages keep a field the respondent left untouched at
+    its stored value). Blank fields
     clear a stored answer; answers to items the respondent's answers now hide are removed too.
     `partial` (autosave, the Back button) stores what is valid without demanding required items
     and does not count the page as finished. `not_asked`: the items the respondent is not asked
@@ -209,6 +214,8 @@ def save_page(db, response: dict, section_index: int, form: dict, final: bool = 
         if round_["status"] != "open":
             raise Conflict("the round is not open")
         current = load_answers(db, response["id"], q)
+        if callable(form):
+            form = form(current)
         to_store, errors, to_clear = _parse_page(q, section_index, form, current, response["group_name"],
                                                  enforce_required=not partial, not_asked=not_asked)
         if errors:

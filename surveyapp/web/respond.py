@@ -161,7 +161,9 @@ def _helpers():
             "gettext": _template_gettext()}
 
 
-def _visit(token: str) -> Visit:
+def _visit(token: str, answers: bool = True) -> Visit:
+    """The link's state. `answers=False` (the page save, which reads them inside its write
+    transaction): visit.answers stay {} and visit.pages [] until the caller fills them."""
     db = get_db()
     # One query for the link, its round, its person and (personal rounds) its response.
     found = find_visit(db, _secret(), token)
@@ -180,12 +182,13 @@ def _visit(token: str) -> Visit:
         response = service.find_response(db, _secret(), token, invitation)
     version_id = response["questionnaire_version_id"] if response else version_for_group(db, round_["id"], invitation["group_name"])
     q = get_version(db, version_id)
-    answers = service.load_answers(db, response["id"], q) if response else {}
-    visit = Visit(token, invitation, round_, q, response, answers, person["name"] if person else None,
+    stored = service.load_answers(db, response["id"], q) if response and answers else {}
+    visit = Visit(token, invitation, round_, q, response, stored, person["name"] if person else None,
                   invitation["group_name"])
     visit.registration_needed = round_["answered_by"] in ("citizen", "unit") and not (response and response["registered_by"])
     visit.not_asked = service.parse_not_asked(invitation.get("not_asked"))
-    visit.pages = visible_pages(q, answers, visit.group, visit.not_asked)
+    if answers:
+        visit.pages = visible_pages(q, stored, visit.group, visit.not_asked)
     return visit
 
 
@@ -501,7 +504,8 @@ def page(token: str, number: int):
 @bp.post("/<token>/<int:number>")
 def save(token: str, number: int):
     autosave = request.headers.get("X-Autosave") == "1"
-    visit = _visit(token)
+    # The stored answers are read once, inside save_page's write transaction (see merge below).
+    visit = _visit(token, answers=False)
     try:
         _gate(visit, changing=True)
     except Stop as stop:
@@ -516,18 +520,29 @@ def save(token: str, number: int):
     index = _section_index(visit, number)
     action = request.form.get("action", "next")
     section = visit.q.sections[index]
-    posted = _merge_with_other_tabs(visit, section, _posted(section))
+    raw = _posted(section)
+    posted = raw
+
+    def merge(stored: dict) -> dict:
+        # Called by save_page inside its write transaction with the answers stored at that
+        # moment: a field this tab left untouched keeps them (_merge_with_other_tabs).
+        nonlocal posted
+        visit.answers = stored
+        posted = _merge_with_other_tabs(visit, section, raw)
+        return posted
+
     db = get_db()
     # The visit found the response already (one lookup); a first save creates it.
     response = visit.response or service.start_response(db, _secret(), token, visit.invitation)
     try:
-        saved = service.save_page(db, response, index, posted, partial=autosave or action == "back",
+        saved = service.save_page(db, response, index, merge, partial=autosave or action == "back",
                                   not_asked=visit.not_asked, q=visit.q)
     except service.PageInvalid as invalid:
         errors = {k: translate_error(v) for k, v in invalid.errors.items()}
         if autosave:
             return jsonify(saved=False, errors=errors), 422
         visit.response = response
+        visit.pages = visible_pages(visit.q, visit.answers, visit.group, visit.not_asked)
         return _render_page(visit, index, posted=posted, errors=invalid.errors, status=422)
     except Conflict:
         visit = _visit(token)
