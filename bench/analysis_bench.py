@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ITEMS = 40
+from _common import ITEMS, questionnaire_yaml  # noqa: E402  (bench/ is on sys.path: run as a script)
+
 ROUNDS = [("Marts 2013", "2013-03-04"), ("September 2013", "2013-09-02"), ("September 2014", "2014-09-01")]
 GROUPS = ["medarbejdere", "ledere"]
 UNITS = [f"Kommune {n:02d}" for n in range(1, 99)]
@@ -52,21 +53,6 @@ PANDAS_SQL = (
 )
 
 
-def questionnaire_yaml() -> str:
-    lines = [
-        "id: bench-analysis", "title: Benchmark", "scales:", "  grad4:", "    options:",
-        "      - {code: 4, label: I høj grad}", "      - {code: 3, label: I nogen grad}",
-        "      - {code: 2, label: I mindre grad}", "      - {code: 1, label: Slet ikke}",
-        "    missing:", "      - {code: 9, label: Ved ikke}", "sections:",
-    ]
-    for page in range(ITEMS // 10):
-        lines += [f"  - id: side{page + 1}", f"    title: Side {page + 1}", "    items:"]
-        for n in range(10):
-            number = page * 10 + n + 1
-            lines.append(f"      - {{id: q{number:02d}, text: Spørgsmål {number}, scale: grad4}}")
-    return "\n".join(lines) + "\n"
-
-
 def build(path: Path, respondents: int, seed: int = 7) -> dict:
     """The database, written with bulk inserts (the services would take hours at this size)."""
     import numpy as np
@@ -80,7 +66,7 @@ def build(path: Path, respondents: int, seed: int = 7) -> dict:
     with transaction(db):
         rounds.ensure_project(db, PROJECT, "Benchmark", min_n=5)
     yaml_path = path.with_suffix(".yaml")
-    yaml_path.write_text(questionnaire_yaml(), encoding="utf-8")
+    yaml_path.write_text(questionnaire_yaml("bench-analysis"), encoding="utf-8")
     questionnaire_store.load(db, yaml_path)
     version_id = db.execute("SELECT id FROM questionnaire_versions WHERE questionnaire_id = 'bench-analysis'").fetchone()[0]
     round_ids = [rounds.create_round(db, name, {"": "bench-analysis"}, PROJECT, opens) for name, opens in ROUNDS]

@@ -34,34 +34,19 @@ sys.path.insert(0, str(ROOT))
 
 import sqlite_utils  # noqa: E402
 
+from _common import ITEMS, questionnaire_yaml  # noqa: E402  (bench/ is on sys.path: run as a script)
 from surveyapp import questionnaire_store, respondents, responses, rounds  # noqa: E402
 from surveyapp.db import connect, migrate, transaction  # noqa: E402
 from surveyapp.questionnaire import parse  # noqa: E402
 
-ITEMS = 40
 SECRET = "bench-secret"
-
-
-def questionnaire_yaml() -> str:
-    lines = [
-        "id: bench", "title: Benchmark", "scales:", "  grad4:", "    options:",
-        "      - {code: 4, label: I høj grad}", "      - {code: 3, label: I nogen grad}",
-        "      - {code: 2, label: I mindre grad}", "      - {code: 1, label: Slet ikke}",
-        "    missing:", "      - {code: 9, label: Ved ikke}", "sections:",
-    ]
-    for page in range(ITEMS // 10):
-        lines += [f"  - id: side{page + 1}", f"    title: Side {page + 1}", "    items:"]
-        for n in range(10):
-            number = page * 10 + n + 1
-            lines.append(f"      - {{id: q{number:02d}, text: Spørgsmål {number}, scale: grad4}}")
-    return "\n".join(lines) + "\n"
 
 
 def build(folder: Path, respondent_count: int, rng: random.Random):
     """A database with the round and its list, and the CSV of answers to import."""
     db = connect(folder / "bench.db")
     migrate(db)
-    text = questionnaire_yaml()
+    text = questionnaire_yaml("bench")
     questionnaire_store.register(db, parse(text, "bench.yaml"), text, "bench.yaml")
     round_id = rounds.create_round(db, "Bench", {"": "bench"}, "bench")
     round_ = rounds.get_round(db, round_id)
