@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from statistics import mean, stdev
+
+from .paired import paired_comparison
 
 SET_ORDER = ("m1_and_m2", "m1_only", "background_only", "m2_without_m1", "none")
 SET_LABELS = {
@@ -249,27 +250,21 @@ def suppress(rows: list[dict], n_key: str, hidden_keys) -> list[dict]:
 # ---------------------------------------------------------------- paired comparisons
 
 
-def paired_test(a: list[float], b: list[float]) -> dict:
-    """n pairs, means, mean difference (b - a), its SD, paired t-test and Wilcoxon signed-rank."""
+def paired_test(a: dict[str, float], b: dict[str, float]) -> dict:
+    """`analysis.paired.paired_comparison` (person -> score at each slot) under this table's
+    column names, plus the t and Wilcoxon W statistics the JSON output carries."""
     from scipy import stats
 
-    if len(a) != len(b):
-        raise ValueError("paired lists must have the same length")
-    n = len(a)
-    diffs = [y - x for x, y in zip(a, b)]
-    result = {"n_pairs": n, "mean_a": mean(a) if n else None, "mean_b": mean(b) if n else None,
-              "mean_diff": mean(diffs) if n else None, "sd_diff": stdev(diffs) if n >= 2 else None,
-              "t": None, "p_t": None, "wilcoxon_w": None, "p_wilcoxon": None}
-    if n >= 2 and result["sd_diff"]:
-        t = stats.ttest_rel(b, a)
-        result["t"], result["p_t"] = float(t.statistic), float(t.pvalue)
-    if n >= 1 and any(d != 0 for d in diffs):
-        w = stats.wilcoxon(b, a)
-        result["wilcoxon_w"], result["p_wilcoxon"] = float(w.statistic), float(w.pvalue)
-    for key, value in result.items():
-        if isinstance(value, float) and math.isnan(value):
-            result[key] = None
-    return result
+    result = paired_comparison(a, b)
+    n, sd = result["n_pairs"], result["sd_diff"]
+    # ttest_rel's statistic; none when the differences do not vary (paired_comparison gives p 1.0 or 0.0 then).
+    t = result["diff"] / (sd / math.sqrt(n)) if sd else None
+    diffs = [b[k] - a[k] for k in a.keys() & b.keys()]
+    w = None
+    if result["p_wilcoxon"] is not None and any(diffs):
+        w = float(stats.wilcoxon(diffs).statistic)
+    return {"n_pairs": n, "mean_a": result["mean_a"], "mean_b": result["mean_b"], "mean_diff": result["diff"],
+            "sd_diff": sd, "t": t, "p_t": result["p_ttest"], "wilcoxon_w": w, "p_wilcoxon": result["p_wilcoxon"]}
 
 
 def paired(people: list[dict], score_id: str, questionnaire: str, first: str = "M1", second: str = "M2",
@@ -299,7 +294,7 @@ def paired(people: list[dict], score_id: str, questionnaire: str, first: str = "
     pairs_out = []
     for unit in sorted(groups, key=lambda u: (u == "I alt", u)):
         members = groups[unit]
-        a, b, keys = [], [], []
+        a, b = {}, {}
         n_sample = n_asked = 0
         for person in members:
             values = {}
@@ -317,9 +312,7 @@ def paired(people: list[dict], score_id: str, questionnaire: str, first: str = "
             if routed and asked(person, second, as_of):
                 n_asked += 1
             if first in values and second in values:
-                a.append(values[first])
-                b.append(values[second])
-                keys.append(person["person"])
+                a[person["person"]], b[person["person"]] = values[first], values[second]
                 if unit == "I alt":
                     pairs_out.append({"person": person["person"], "unit": person["unit"], first: values[first], second: values[second]})
         test = paired_test(a, b)

@@ -146,7 +146,8 @@ def test_paired_on_the_same_people_only():
     t = stats.ttest_rel(b, a)
     w = stats.wilcoxon(b, a)
     assert total["t"] == pytest.approx(t.statistic) and total["p_t"] == pytest.approx(t.pvalue)
-    assert total["p_wilcoxon"] == pytest.approx(w.pvalue)
+    assert total["p_wilcoxon"] == pytest.approx(w.pvalue) and total["wilcoxon_w"] == pytest.approx(w.statistic)
+    assert total["sd_diff"] == pytest.approx(stats.tstd([12, 4, 16, -4, 0, 20]))
     # Denominators: everyone routed to WHO-5 at M2 (9 people) vs those asked for M2 (8: q3 closed).
     assert total["n_sample"] == 9 and total["n_asked"] == 8 and total["denominator"] == 9
     assert "n par = 6 af 9 (alle i stikprøven)" in result["caption"]
@@ -155,6 +156,17 @@ def test_paired_on_the_same_people_only():
     assert asked["rows"][-1]["pair_share"] == pytest.approx(100 * 6 / 8)
     assert "n par = 6 af 8 (dem, der blev bedt om målingen" in asked["caption"]
     assert sorted(p["person"] for p in result["pairs"]) == ["p1", "p2", "p3", "p4", "p5", "p6"]
+
+
+def test_paired_with_no_change_at_all():
+    # Everyone has the same score at M1 and M2: nothing to test against, so both p values are
+    # 1.0 (as in analysis.paired.paired_comparison) and there is no t or W statistic.
+    people = paired_sample()[:6]
+    for p in people:
+        p["measurements"][1]["scores"] = dict(p["measurements"][0]["scores"])
+    total = progress.paired(people, "who5", "who5", cutoff=CUTOFF, min_n=5)["rows"][-1]
+    assert (total["n_pairs"], total["mean_diff"], total["sd_diff"]) == (6, 0, 0)
+    assert (total["p_t"], total["p_wilcoxon"], total["t"], total["wilcoxon_w"]) == (1.0, 1.0, None, None)
 
 
 def test_paired_without_cutoff_takes_the_late_pair():
