@@ -15,9 +15,8 @@ Plain-data conventions:
 from __future__ import annotations
 
 import io
-from statistics import fmean
 
-from analysis.formatting import decimal
+from analysis.formatting import decimal, signed
 from analysis.indices import POOLED_NOTE, cronbach_alpha, mean_of_unit_means, respondent_index, traffic_light
 
 # The unit is set against the mean of the OTHER units only when at least this many other units
@@ -28,12 +27,11 @@ LOWEST_ITEMS = 5
 # A count/percentage milestone at or above this share of its target (but below it) is yellow.
 MILESTONE_YELLOW_SHARE = 0.8
 
-LIGHTS = ("green", "yellow", "red")
 LIGHT_LABELS = {"green": "Grøn", "yellow": "Gul", "red": "Rød", None: "Ingen", "none": "Ingen"}
-LIGHT_LABELS_EN = {"green": "Green", "yellow": "Yellow", "red": "Red", None: "None", "none": "None"}
 STATUS_LABELS = {"ja": "Ja", "nej": "Nej", "paa_vej": "På vej", "na": "N/A"}
 STATE_LABELS = {"active": "Aktiv", "dropped": "Udgået", "replaced": "Erstattet"}
-LIGHT_COLOURS = {"green": "#1e6b34", "yellow": "#d9a400", "red": "#b00020", None: "#bdbdbd"}
+# The pale traffic-light fills of the trend bands, the PDF table and the XLSX status notes.
+PALE_COLOURS = {"green": "#d8f0de", "yellow": "#fff2c2", "red": "#f9d6db"}
 
 
 # ---------------------------------------------------------------- index scores
@@ -359,9 +357,9 @@ def trend_figure(rounds: list[str], series: dict[str, dict[str, list[float | Non
         thresholds = index.get("thresholds")
         if thresholds:
             green, yellow = thresholds
-            ax.axhspan(green, 5.2, color="#d8f0de", zorder=0)
-            ax.axhspan(yellow, green, color="#fff2c2", zorder=0)
-            ax.axhspan(0.8, yellow, color="#f9d6db", zorder=0)
+            ax.axhspan(green, 5.2, color=PALE_COLOURS["green"], zorder=0)
+            ax.axhspan(yellow, green, color=PALE_COLOURS["yellow"], zorder=0)
+            ax.axhspan(0.8, yellow, color=PALE_COLOURS["red"], zorder=0)
         for k, unit in enumerate(units):
             ys = series.get(index["id"], {}).get(unit, [None] * len(rounds))
             # A round without a score breaks the line (NaN): no continuity is drawn across a gap.
@@ -437,9 +435,9 @@ def profile_figure(data: dict, title: str, rules: list[str], subtitle: str = "")
         last = scored[-1] if scored else {}
         comp = next((r["comparison"] for r in reversed(index["rounds"]) if r["comparison"]), None)
         others = "–" if not comp or comp["suppressed"] else decimal(comp["others_mean"])
-        row = [index["title"]] + [decimal(r["score"]) for r in index["rounds"]] + [_signed(last.get("change")), others]
+        row = [index["title"]] + [decimal(r["score"]) for r in index["rounds"]] + [signed(last.get("change")), others]
         cells.append(row)
-        colours.append(["white"] + [_pale(r["light"]) for r in index["rounds"]] + ["white", "white"])
+        colours.append(["white"] + [PALE_COLOURS.get(r["light"], "#eeeeee") for r in index["rounds"]] + ["white", "white"])
     if cells:
         height = min(1.0, 0.11 * (len(cells) + 1))
         table = table_ax.table(cellText=cells, colLabels=header, cellColours=colours, bbox=[0, 1 - height, 1, height],
@@ -497,16 +495,6 @@ def _r(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _signed(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return ("+" if value > 0 else "") + decimal(value)
-
-
-def _pale(light: str | None) -> str:
-    return {"green": "#d8f0de", "yellow": "#fff2c2", "red": "#f9d6db"}.get(light, "#eeeeee")
-
-
 def _wrap(text: str, width: int) -> str:
     import textwrap
 
@@ -516,7 +504,3 @@ def _wrap(text: str, width: int) -> str:
 def _clip(text: str, n: int) -> str:
     text = str(text or "")
     return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def mean(values: list[float]) -> float | None:
-    return fmean(values) if values else None

@@ -812,7 +812,7 @@ def to_xlsx(rows: list[dict], columns: list[str], rules: list[str], title: str =
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
-    fills = {"green": "D8F0DE", "yellow": "FFF2C2", "red": "F9D6DB"}
+    fills = {light: colour.lstrip("#").upper() for light, colour in fa.PALE_COLOURS.items()}
     wb = Workbook()
     ws = wb.active
     ws.title = title[:31]
