@@ -28,6 +28,8 @@ import datetime as dt
 import math
 
 from .paired import paired_comparison
+from .suppression import TOO_FEW
+from .suppression import suppress as complementary
 
 SET_ORDER = ("m1_and_m2", "m1_only", "background_only", "m2_without_m1", "none")
 SET_LABELS = {
@@ -226,24 +228,23 @@ def counts_caption(cutoff, split, denominator, as_of, background="baseline", fir
 # ---------------------------------------------------------------- small numbers
 
 
-def suppress(rows: list[dict], n_key: str, hidden_keys) -> list[dict]:
-    """Blank `hidden_keys` in rows marked "suppressed" (fewer than min n), and keep a total
-    from giving them away: when exactly one unit row is suppressed while the total ("I alt",
-    the last row) is shown, the next smallest unit row is suppressed too, so the hidden one
-    cannot be recovered by subtraction. n itself always stays visible."""
-    units = [r for r in rows if r["unit"] != "I alt"]
-    total = rows[-1] if rows and rows[-1]["unit"] == "I alt" else None
-    hidden = [r for r in units if r["suppressed"]]
-    shown = [r for r in units if not r["suppressed"]]
-    if total is not None and not total["suppressed"] and len(hidden) == 1 and shown:
-        second = min(shown, key=lambda r: (r[n_key], r["unit"]))
-        second["suppressed"] = True
-        second["note_reason"] = "skjult, så den lille celle ikke kan regnes ud fra totalen"
+def suppress(rows: list[dict], n_key: str, hidden_keys, min_n: int) -> list[dict]:
+    """Mark rows with fewer than `min_n` as "suppressed" and blank their `hidden_keys`; n itself
+    always stays visible. Which further unit rows must be hidden so a small one cannot be
+    recovered from the total ("I alt", the last row) is analysis.suppression.suppress's
+    complementary rule (a unit with n = 0 hides nothing, so it does not protect the small one)."""
+    def key(row):
+        return (None if row["unit"] == "I alt" else row["unit"],)
+
+    hidden = complementary({key(r): r[n_key] for r in rows}, min_n)
     for row in rows:
+        row["suppressed"] = row[n_key] < min_n or key(row) in hidden
+        if hidden.get(key(row)) == "secondary":
+            row["note_reason"] = "skjult, så den lille celle ikke kan regnes ud fra totalen"
         if row["suppressed"]:
-            for key in hidden_keys:
-                row[key] = None
-            row["note"] = "for få svar"
+            for name in hidden_keys:
+                row[name] = None
+            row["note"] = TOO_FEW
     return rows
 
 
@@ -318,10 +319,9 @@ def paired(people: list[dict], score_id: str, questionnaire: str, first: str = "
         test = paired_test(a, b)
         base = n_sample if denominator == "sample" else n_asked
         row = {"unit": unit, "score": score_id, "questionnaire": questionnaire, "n_sample": n_sample, "n_asked": n_asked,
-               "denominator": base, "pair_share": None if not base else 100.0 * len(a) / base, **test,
-               "suppressed": len(a) < min_n}
+               "denominator": base, "pair_share": None if not base else 100.0 * len(a) / base, **test}
         rows.append(row)
-    suppress(rows, "n_pairs", ("mean_a", "mean_b", "mean_diff", "sd_diff", "t", "p_t", "wilcoxon_w", "p_wilcoxon"))
+    suppress(rows, "n_pairs", ("mean_a", "mean_b", "mean_diff", "sd_diff", "t", "p_t", "wilcoxon_w", "p_wilcoxon"), min_n)
     total = rows[-1]
     caption = (f"{score_id}: {first} sammenlignet med {second} for de samme personer (parret): kun personer med en "
                f"fuldført {questionnaire}-måling både ved {first} og {second}. n par = {total['n_pairs']} af "
@@ -423,13 +423,13 @@ def item_table(people: list[dict], questionnaire: str, item: str, options: list[
         g = groups[unit]
         base = g["n_asked"] if denominator == "asked" else g["n_sample"]
         row = {"unit": unit, "n_sample": g["n_sample"], "n_asked": g["n_asked"], "n_answered": g["n_answered"],
-               "not_answered": g["n_asked"] - g["n_answered"], "denominator": base, "suppressed": g["n_answered"] < min_n}
+               "not_answered": g["n_asked"] - g["n_answered"], "denominator": base}
         for option in options:
             n = g["codes"].get(option["code"], 0)
             row[f"n_{option['code']}"] = n
             row[f"share_{option['code']}"] = None if not base else 100.0 * n / base
         rows.append(row)
-    suppress(rows, "n_answered", [f"{kind}_{o['code']}" for o in options for kind in ("n", "share")] + ["not_answered"])
+    suppress(rows, "n_answered", [f"{kind}_{o['code']}" for o in options for kind in ("n", "share")] + ["not_answered"], min_n)
     total = rows[-1] if rows else {"n_sample": 0, "n_asked": 0, "denominator": 0}
     caption = (f"{item} ({questionnaire}) ved {slot}: fuldførte målinger. Procenter af "
                f"{'dem, der blev stillet spørgsmålet' if denominator == 'asked' else 'alle målte med skemaet (også dem, der ikke blev spurgt)'}"

@@ -288,6 +288,21 @@ def test_paired_by_unit_hides_a_second_cell_when_one_is_small():
     assert not rows["I alt"]["suppressed"] and rows["I alt"]["mean_diff"] == pytest.approx(8.0)
 
 
+def test_a_unit_without_pairs_does_not_protect_a_small_one():
+    people = paired_sample()
+    units = {"p1": "B", "p2": "B", "p3": "C", "p4": "C", "p5": "C", "p6": "C", "q1": "A", "q2": "A", "q3": "A"}
+    for p in people:
+        p["unit"] = units[p["person"]]
+    rows = {r["unit"]: r for r in progress.paired(people, "who5", "who5", cutoff=CUTOFF, min_n=3, by_unit=True)["rows"]}
+    # A: 0 pairs (q1 switched instrument, q2's M2 after the cut-off, q3 closed), B: 2 (< 3), C: 4, total 6.
+    # A's n = 0 is shown, so hiding A protects nothing: B's sums = total's (6 x mean) - C's (4 x mean).
+    # C must be hidden as well.
+    assert [rows[u]["n_pairs"] for u in ("A", "B", "C", "I alt")] == [0, 2, 4, 6]
+    assert rows["A"]["suppressed"] and rows["B"]["suppressed"] and rows["B"]["mean_a"] is None
+    assert rows["C"]["suppressed"] and rows["C"]["mean_a"] is None and rows["C"]["note"] == "for få svar"
+    assert not rows["I alt"]["suppressed"] and rows["I alt"]["mean_diff"] == pytest.approx(8.0)
+
+
 def test_demo_builds_consistent_families(db, secret):
     import random
 
