@@ -97,6 +97,17 @@ def page_form(respondent: int, page: int, items: list[tuple[str, str]]) -> dict:
     return form
 
 
+def page_body(csrf: str, respondent: int, page: int, items: list[tuple[str, str]]) -> bytes:
+    """The urlencoded POST of respondent r's answers on a page ("next"), with the CSRF token."""
+    body = [("csrf_token", csrf), ("action", "next")]
+    for key, value in page_form(respondent, page, items).items():
+        if isinstance(value, list):
+            body.extend((key, v) for v in value)
+        else:
+            body.append((key, value))
+    return urllib.parse.urlencode(body).encode()
+
+
 def stored_form(form: dict, items: list[tuple[str, str]]) -> dict:
     """What the answers table must hold for a form: {item_id: (value_num, value_text)}."""
     expected = {}
@@ -322,15 +333,11 @@ def respond(port: int, respondent: int, token: str, pages: list, stats: Stats, t
             status, headers, data = _timed(stats, client, "get page", "GET", f"/s/{token}/{index + 1}")
             if status != 200:
                 return False
-            form = page_form(respondent, index, items)
-            body = [("csrf_token", csrf_of(data)), ("action", "next")]
-            for key, value in form.items():
-                body.extend((key, v) for v in value) if isinstance(value, list) else body.append((key, value))
+            body = page_body(csrf_of(data), respondent, index, items)
             pause()
             with stats.lock:
                 stats.attempted.append((respondent, index))
-            status, _, _ = _timed(stats, client, "save page", "POST", f"/s/{token}/{index + 1}",
-                                  urllib.parse.urlencode(body).encode())
+            status, _, _ = _timed(stats, client, "save page", "POST", f"/s/{token}/{index + 1}", body)
             if not 200 <= status < 400:
                 return False
             with stats.lock:
@@ -356,6 +363,18 @@ def respond(port: int, respondent: int, token: str, pages: list, stats: Stats, t
         client.close()
 
 
+def _run_clients(worker, count: int, seconds: float) -> float:
+    """Run `worker` in `count` client threads; wait for them (at most `seconds` + 60 s each) and
+    return the seconds they took."""
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 60)
+    return time.perf_counter() - started
+
+
 def run_respondents(port: int, tokens: list[str], concurrency: int, duration: float, think: float = 0.0,
                     stop: threading.Event | None = None, stats: Stats | None = None, first: int = 0) -> tuple[Stats, float]:
     """Every respondent once, `concurrency` at a time, until done or `duration` seconds passed.
@@ -375,13 +394,7 @@ def run_respondents(port: int, tokens: list[str], concurrency: int, duration: fl
                 respondent, token = queue.pop(0)
             respond(port, respondent, token, pages, stats, think, deadline, stop=stop)
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(duration + 60)
-    return stats, time.perf_counter() - started
+    return stats, _run_clients(worker, concurrency, duration)
 
 
 def run_baseline(port: int, concurrency: int, seconds: float, path: str = "/healthz",
@@ -399,13 +412,7 @@ def run_baseline(port: int, concurrency: int, seconds: float, path: str = "/heal
                 pass
         client.close()
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(seconds + 60)
-    return stats, time.perf_counter() - started
+    return stats, _run_clients(worker, concurrency, seconds)
 
 
 def run_saves(port: int, tokens: list[str], seconds: float, first: int = 0,
@@ -428,12 +435,7 @@ def run_saves(port: int, tokens: list[str], seconds: float, first: int = 0,
             match = CSRF_RE_BYTES.search(data) if status == 200 else None
             if match:
                 csrf = match.group(1).decode("ascii")
-                bodies = []
-                for index, items in enumerate(pages):
-                    body = [("csrf_token", csrf), ("action", "next")]
-                    for key, value in page_form(respondent, index, items).items():
-                        body.extend((key, v) for v in value) if isinstance(value, list) else body.append((key, value))
-                    bodies.append(urllib.parse.urlencode(body).encode())
+                bodies = [page_body(csrf, respondent, index, items) for index, items in enumerate(pages)]
         except (OSError, http.client.HTTPException):
             bodies = None
         finally:
