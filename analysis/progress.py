@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from .formatting import decimal
 from .paired import paired_comparison
 from .suppression import TOO_FEW
 from .suppression import suppress as complementary
@@ -54,14 +55,9 @@ def _date(value) -> dt.date | None:
 
 
 def _da_date(value) -> str:
+    """1.4.2023 (analysis.formatting.month_year would drop the day the rules need)."""
     d = _date(value)
     return f"{d.day}.{d.month}.{d.year}" if d else ""
-
-
-def _dec(value: float | None, digits: int = 1) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.{digits}f}".replace(".", ",")
 
 
 # ---------------------------------------------------------------- scores
@@ -330,7 +326,7 @@ def paired(people: list[dict], score_id: str, questionnaire: str, first: str = "
     if cutoff:
         caption += f" Skæringsdato {_da_date(cutoff)}."
     if cutoffs:
-        caption += " Grænseværdier: " + "; ".join(f"{_dec(x['value'], 0)} = {x['label']}" for x in cutoffs) + "."
+        caption += " Grænseværdier: " + "; ".join(f"{decimal(x['value'], 0)} = {x['label']}" for x in cutoffs) + "."
     return {"rows": rows, "pairs": pairs_out if not total["suppressed"] else [], "caption": caption,
             "rules": {"first": first, "second": second, "cutoff": c.isoformat() if c else None,
                       "denominator": denominator, "min_n": min_n}}
@@ -359,7 +355,7 @@ def paired_figure(result: dict, path, title: str, cutoffs: list[dict] | None = N
         for pair in result["pairs"]:
             ax.plot([0, 1], [pair[first], pair[second]], color="#9aa7b4", linewidth=1, marker="o", markersize=3)
         ax.plot([0, 1], [total["mean_a"], total["mean_b"]], color="#0b4f8a", linewidth=3, marker="o",
-                label=f"Gennemsnit ({_dec(total['mean_a'])} → {_dec(total['mean_b'])})")
+                label=f"Gennemsnit ({decimal(total['mean_a'])} → {decimal(total['mean_b'])})")
     for cut in cutoffs or []:
         ax.axhline(cut["value"], color="#b00020", linestyle="--", linewidth=1)
         ax.text(1.02, cut["value"], cut["label"], color="#b00020", va="center", fontsize=8, transform=ax.get_yaxis_transform())

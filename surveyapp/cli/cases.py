@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from analysis.formatting import decimal, percent
+
 from .. import cases as service
 from .. import schedule as schedule_model
 from ..questionnaire import QuestionnaireError
@@ -200,7 +202,7 @@ def counts(app, cutoff, split, denominator, project, today, fmt):
         entry = {k: row[k] for k in ("period", "unit", "n_sample") if k in row}
         for s in sets:
             share = row[f"{s}_share"]
-            entry[s] = f"{row[s]} ({share:.1f} % af {row[f'{s}_denominator']})".replace(".", ",") if share is not None else str(row[s])
+            entry[s] = f"{row[s]} ({percent(share)} af {row[f'{s}_denominator']})" if share is not None else str(row[s])
         shown.append(entry)
     emit(shown, fmt)
     if fmt == "table":
@@ -236,7 +238,7 @@ def paired(app, first, second, cutoff, denominator, by_unit, figure_dir, project
     rows = [row for table in tables for row in table["rows"]]
     if fmt == "table":
         digits = {"mean_a": 1, "mean_b": 1, "mean_diff": 1, "p_t": 3, "p_wilcoxon": 3}
-        rows = [{**row, **{k: f"{row[k]:.{d}f}".replace(".", ",") for k, d in digits.items() if row.get(k) is not None}}
+        rows = [{**row, **{k: decimal(row[k], d) for k, d in digits.items() if row.get(k) is not None}}
                 for row in rows]
     emit(rows, fmt, ["score", "unit", "n_pairs", "denominator", "mean_a", "mean_b", "mean_diff", "p_t", "p_wilcoxon", "note"])
     if fmt == "table":

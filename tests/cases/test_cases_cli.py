@@ -72,6 +72,11 @@ def test_counts_and_paired_json(cli, db_path):
     assert total["mean_diff"] == pytest.approx(16 / 3)                  # (12 + 12 - 8) / 3
     assert total["p_t"] == pytest.approx(stats.ttest_rel(b, a).pvalue)
     assert total["p_wilcoxon"] == pytest.approx(stats.wilcoxon(b, a).pvalue)
+    # The table format writes decimal commas: 168/3 = 56,0; 184/3 = 61,3; 16/3 = 5,3.
+    table = cli("cases", "paired", "--project", "fp", "--today", "2024-06-01", "--format", "table").output
+    assert all(text in table for text in ("56,0", "61,3", "5,3")) and "56.0" not in table
+    counts = cli("cases", "counts", "--project", "fp", "--cutoff", "2024-03-19", "--format", "table").output
+    assert "3 (100,0 % af 3)" in counts                  # I alt: all 3 only M1, of N = 3
 
 
 def test_worklist_and_errors(cli, tmp_path):
