@@ -450,38 +450,54 @@ def _round_in(db, project: str, round_ref) -> dict | None:
     return round_
 
 
+def _insert_coded(db, table: str, kind: str, project: str, code: str, unit: str, from_round, fields: dict,
+                  actor: str, **details) -> int:
+    """Add an activity or indicator (`fields`: its own columns) at the end of the project's list,
+    followed from `from_round` (None: from the start); its code is unique per project and unit."""
+    with transaction(db):
+        _project(db, project)
+        start = _round_in(db, project, from_round)
+        if db.execute(f"SELECT 1 FROM {table} WHERE project_id = ? AND unit = ? AND code = ?", (project, unit or "", code)).fetchone():
+            raise Conflict(f"{kind} '{code}' exists" + (f" for {unit}" if unit else ""))
+        position = db.execute(f"SELECT COALESCE(MAX(position), 0) + 1 FROM {table} WHERE project_id = ?", (project,)).fetchone()[0]
+        row = {"project_id": project, "unit": unit or "", "code": code, **fields, "position": position,
+               "from_round_id": start["id"] if start else None, "created_at": now()}
+        row_id = db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                            list(row.values())).lastrowid
+        audit.record(db, actor, f"{kind}.added", start["id"] if start else None, project=project, code=code, unit=unit, **details)
+    return row_id
+
+
+def _get(db, table: str, kind: str, row_id: int) -> dict:
+    row = db.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"{kind} {row_id} not found")
+    return dict(row)
+
+
+def _find(db, table: str, kind: str, project: str, code: str, unit: str = "") -> dict:
+    # Not db.find_by_id_or_name: a code is unique only per project AND unit, and a numeric code is a code, not a row id.
+    row = db.execute(f"SELECT * FROM {table} WHERE project_id = ? AND code = ? AND unit = ?", (project, code, unit or "")).fetchone()
+    if row is None:
+        raise NotFound(f"{kind} '{code}'" + (f" of {unit}" if unit else "") + f" not found in project '{project}'")
+    return dict(row)
+
+
 def add_activity(db, project: str, code: str, title: str, owner: str | None = None, unit: str = "",
                  description: str | None = None, from_round=None, actor: str = "cli") -> int:
     code, title = (code or "").strip(), (title or "").strip()
     if not code or not title:
         raise SurveyError("an activity needs a code and a title")
-    with transaction(db):
-        _project(db, project)
-        start = _round_in(db, project, from_round)
-        if db.execute("SELECT 1 FROM activities WHERE project_id = ? AND unit = ? AND code = ?", (project, unit or "", code)).fetchone():
-            raise Conflict(f"activity '{code}' exists" + (f" for {unit}" if unit else ""))
-        position = db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM activities WHERE project_id = ?", (project,)).fetchone()[0]
-        activity_id = db.execute(
-            "INSERT INTO activities (project_id, unit, code, title, owner, description, position, from_round_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (project, unit or "", code, title, (owner or "").strip() or None, description, position,
-             start["id"] if start else None, now())).lastrowid
-        audit.record(db, actor, "activity.added", start["id"] if start else None, project=project, code=code, unit=unit, title=title)
-    return activity_id
+    return _insert_coded(db, "activities", "activity", project, code, unit, from_round,
+                         {"title": title, "owner": (owner or "").strip() or None, "description": description}, actor, title=title)
 
 
 def get_activity(db, activity_id: int) -> dict:
-    row = db.execute("SELECT * FROM activities WHERE id = ?", (activity_id,)).fetchone()
-    if row is None:
-        raise NotFound(f"activity {activity_id} not found")
-    return dict(row)
+    return _get(db, "activities", "activity", activity_id)
 
 
 def find_activity(db, project: str, code: str, unit: str = "") -> dict:
-    row = db.execute("SELECT * FROM activities WHERE project_id = ? AND code = ? AND unit = ?", (project, code, unit or "")).fetchone()
-    if row is None:
-        raise NotFound(f"activity '{code}'" + (f" of {unit}" if unit else "") + f" not found in project '{project}'")
-    return dict(row)
+    return _find(db, "activities", "activity", project, code, unit)
 
 
 def add_milestone(db, activity_id: int, title: str, measure: str = "status", target: float | None = None,
@@ -586,10 +602,7 @@ def override_light(db, milestone_id: int, round_ref, light: str | None, reason: 
 
 
 def _retire(db, table: str, kind: str, row_id: int, round_ref, reason: str, state: str, replaced_by: int | None, actor: str) -> dict:
-    found = db.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
-    if found is None:
-        raise NotFound(f"{kind} {row_id} not found")
-    row = dict(found)
+    row = _get(db, table, kind, row_id)
     if row["state"] != "active":
         raise Conflict(f"{kind} '{row['code']}' is already {row['state']}")
     if not (reason or "").strip():
@@ -617,34 +630,17 @@ def add_indicator(db, project: str, code: str, title: str, measure_unit: str = "
         raise SurveyError("an indicator needs a code and a title")
     if direction not in ("higher", "lower"):
         raise SurveyError("direction must be higher or lower (which way is better)")
-    with transaction(db):
-        _project(db, project)
-        start = _round_in(db, project, from_round)
-        if db.execute("SELECT 1 FROM indicators WHERE project_id = ? AND unit = ? AND code = ?", (project, unit or "", code)).fetchone():
-            raise Conflict(f"indicator '{code}' exists" + (f" for {unit}" if unit else ""))
-        position = db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM indicators WHERE project_id = ?", (project,)).fetchone()[0]
-        indicator_id = db.execute(
-            "INSERT INTO indicators (project_id, unit, code, title, measure_unit, baseline, target, direction, position, "
-            "from_round_id, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (project, unit or "", code, title, measure_unit or "", baseline, target, direction, position,
-             start["id"] if start else None, now())).lastrowid
-        audit.record(db, actor, "indicator.added", start["id"] if start else None, project=project, code=code, unit=unit,
-                     baseline=baseline, target=target, direction=direction)
-    return indicator_id
+    return _insert_coded(db, "indicators", "indicator", project, code, unit, from_round,
+                         {"title": title, "measure_unit": measure_unit or "", "baseline": baseline, "target": target,
+                          "direction": direction}, actor, baseline=baseline, target=target, direction=direction)
 
 
 def get_indicator(db, indicator_id: int) -> dict:
-    row = db.execute("SELECT * FROM indicators WHERE id = ?", (indicator_id,)).fetchone()
-    if row is None:
-        raise NotFound(f"indicator {indicator_id} not found")
-    return dict(row)
+    return _get(db, "indicators", "indicator", indicator_id)
 
 
 def find_indicator(db, project: str, code: str, unit: str = "") -> dict:
-    row = db.execute("SELECT * FROM indicators WHERE project_id = ? AND code = ? AND unit = ?", (project, code, unit or "")).fetchone()
-    if row is None:
-        raise NotFound(f"indicator '{code}'" + (f" of {unit}" if unit else "") + f" not found in project '{project}'")
-    return dict(row)
+    return _find(db, "indicators", "indicator", project, code, unit)
 
 
 def set_indicator_value(db, indicator_id: int, round_ref, value: float | None, comment: str | None = None,

@@ -184,3 +184,20 @@ def test_exports_neutralise_spreadsheet_formulas(db, fid_project):
     header = [c.value for c in sheet[1]]
     assert sheet.cell(2, header.index("owner") + 1).value == "'=HYPERLINK(\"http://x\")"
     assert sheet.cell(2, header.index("owner") + 1).data_type == "s"
+
+
+def test_codes_are_unique_per_project_and_unit(db, fid_project):
+    for add, kind in ((lambda code, unit: fidelity.add_activity(db, "fid", code, "Titel", unit=unit), "activity"),
+                      (lambda code, unit: fidelity.add_indicator(db, "fid", code, "Titel", unit=unit), "indicator")):
+        first = add("X1", "")
+        with pytest.raises(Conflict, match=f"{kind} 'X1' exists"):
+            add("X1", "")
+        nord = add("X1", "Nord")  # the same code for one unit is another row
+        with pytest.raises(Conflict, match=f"{kind} 'X1' exists for Nord"):
+            add("X1", "Nord")
+        find = fidelity.find_activity if kind == "activity" else fidelity.find_indicator
+        assert find(db, "fid", "X1")["id"] == first and find(db, "fid", "X1", "Nord")["id"] == nord
+        assert find(db, "fid", "X1", "Nord")["position"] == find(db, "fid", "X1")["position"] + 1
+        with pytest.raises(SurveyError, match=f"{kind} 'X1' of Syd not found"):
+            find(db, "fid", "X1", "Syd")
+    assert [e["action"] for e in audit.entries(db) if e["action"].endswith(".added")].count("indicator.added") == 2
