@@ -287,9 +287,8 @@ def page_items(visit: Visit, index: int, posted: dict | None = None, errors: dic
             "required": item.required, "multiline": item.multiline, "max_length": item.max_length,
             "options": _option_views(q.options(item), english), "missing": _option_views(q.missing_options(item), english),
             "value": value if isinstance(value, list) else ("" if value is None else str(value)),
-            "error": errors.get(item.id), "show_if": show_if,
+            "error": errors.get(item.id), "show_if_attrs": _show_if_attrs(show_if),
         }
-        view["show_if_attrs"] = _show_if_attrs(show_if)
         view["described"] = " ".join((["help-" + item.id] if view["help"] else []) + (["err-" + item.id] if view["error"] else []))
         if item.type in ("scale", "single", "multiple"):
             view["choices_html"] = _choices_html(view, view["options"], "")
@@ -299,7 +298,7 @@ def page_items(visit: Visit, index: int, posted: dict | None = None, errors: dic
 
 
 def _show_if_attrs(show_if: dict | None) -> Markup:
-    """The data-show-* attributes respond.js reads (the show_if_attrs macro in respond/_items.html)."""
+    """The data-show-* attributes respond.js reads (none for an item the server decided on)."""
     if not show_if:
         return Markup("")
     text = f' data-show-if="{escape(show_if["item"])}"'
@@ -311,9 +310,9 @@ def _show_if_attrs(show_if: dict | None) -> Markup:
 
 
 def _choices_html(view: dict, options: list[dict], extra_class: str) -> Markup:
-    """The radio buttons or check boxes of a choice item. Built here rather than by a Jinja
-    macro per option (a macro call per option was a third of an answer page's CPU time); the
-    markup is the one the `choice` macro in respond/_items.html describes."""
+    """The radio buttons or check boxes of a choice item, one label per option. Built here
+    rather than by a Jinja macro per option (a macro call per option was a third of an answer
+    page's CPU time); tests/respond/test_respond_fast_render.py spells the markup out."""
     multiple = view["type"] == "multiple"
     kind = "checkbox" if multiple else "radio"
     value = view["value"]
