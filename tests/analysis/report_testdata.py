@@ -12,28 +12,16 @@ import textwrap
 from surveyapp import questionnaire_store, respondents, rounds
 from surveyapp.db import transaction
 from surveyapp.responses import import_responses
-
-SCALE = """\
-scales:
-  grad4:
-    options:
-      - {code: 4, label: I høj grad}
-      - {code: 3, label: I nogen grad}
-      - {code: 2, label: I mindre grad}
-      - {code: 1, label: Slet ikke}
-    missing:
-      - {code: 9, label: Ved ikke}
-"""
-
+from survey_yaml import GRAD4_SCALES
 
 def staff_yaml(q3_version: int) -> str:
     q3 = ("- {id: q3, text: 'Ny formulering af q3', scale: grad4, version: 2}" if q3_version == 2
           else "- {id: q3, text: 'Gammel formulering af q3', scale: grad4}")
-    return textwrap.dedent(f"""\
+    return textwrap.dedent("""\
         id: t-staff
         title: Medarbejdere (test)
         personal: true
-        """) + SCALE + textwrap.dedent(f"""\
+        """) + GRAD4_SCALES + textwrap.dedent(f"""\
         sections:
           - id: s1
             title: Del 1
@@ -51,7 +39,7 @@ LEAD_YAML = textwrap.dedent("""\
     id: t-lead
     title: Ledere (test)
     personal: true
-    """) + SCALE + textwrap.dedent("""\
+    """) + GRAD4_SCALES + textwrap.dedent("""\
     sections:
       - id: s1
         title: Del 1

@@ -27,6 +27,7 @@ from surveyapp import questionnaire_store, respondents, rounds, users
 from surveyapp.cli import main
 from surveyapp.db import transaction
 from surveyapp.responses import import_responses
+from survey_yaml import GRAD4_SCALES
 
 MIN_N = 4   # the project's minimum n (not the default 5, so the rule must read the project)
 
@@ -34,15 +35,7 @@ STAFF_YAML = textwrap.dedent("""\
     id: p-staff
     title: Medarbejdere (privatliv)
     personal: true
-    scales:
-      grad4:
-        options:
-          - {code: 4, label: I høj grad}
-          - {code: 3, label: I nogen grad}
-          - {code: 2, label: I mindre grad}
-          - {code: 1, label: Slet ikke}
-        missing:
-          - {code: 9, label: Ved ikke}
+    """) + GRAD4_SCALES + textwrap.dedent("""\
     sections:
       - id: s1
         title: Del 1

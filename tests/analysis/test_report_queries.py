@@ -212,11 +212,11 @@ def test_responded_only_counts_complete_and_valid_partial(report_db, secret):
 def test_no_pooled_total_across_groups_with_different_wording(report_db, tmp_path, secret):
     from surveyapp import questionnaire_store
 
-    from report_testdata import SCALE
+    from survey_yaml import GRAD4_SCALES
 
     db = report_db["db"]
     (tmp_path / "lead2.yaml").write_text(
-        "id: t-lead2\ntitle: Ledere 2\n" + SCALE +
+        "id: t-lead2\ntitle: Ledere 2\n" + GRAD4_SCALES +
         "sections:\n  - id: s1\n    title: Del 1\n    items:\n"
         "      - {id: q1, text: 'Samarbejdet på mit ledelsesområde er godt', scale: grad4}\n", encoding="utf-8")
     questionnaire_store.load(db, tmp_path / "lead2.yaml")
@@ -260,11 +260,11 @@ def test_multiple_choice_shares_are_percent_of_respondents(db, tmp_path, secret)
 def test_changes_and_group_comparisons_skip_cells_hidden_by_complementary_suppression(report_db, tmp_path, secret):
     from surveyapp import questionnaire_store
 
-    from report_testdata import SCALE
+    from survey_yaml import GRAD4_SCALES
 
     db = report_db["db"]
     (tmp_path / "lead3.yaml").write_text(
-        "id: t-lead3\ntitle: Ledere 3\n" + SCALE +
+        "id: t-lead3\ntitle: Ledere 3\n" + GRAD4_SCALES +
         "sections:\n  - id: s1\n    title: Del 1\n    items:\n"
         "      - {id: q1, text: 'Samarbejdet er godt', scale: grad4, construct: coop}\n", encoding="utf-8")
     questionnaire_store.load(db, tmp_path / "lead3.yaml")

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from core_helpers import SMALL_YAML, Cli, write
+from core_helpers import Cli, write
+from survey_yaml import SMALL_YAML
 
 
 @pytest.fixture

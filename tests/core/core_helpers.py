@@ -32,30 +32,3 @@ class Cli:
 def write(path: Path, text: str) -> Path:
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
-
-
-# A small questionnaire for rounds, imports and rates: four scale items with "Ved ikke",
-# q5 shown only after q1 = 1, q6 asked of managers (lead) only, and a free-text item.
-SMALL_YAML = """\
-id: small
-title: Lille skema
-scales:
-  grad4:
-    options:
-      - {code: 4, label: I høj grad}
-      - {code: 3, label: I nogen grad}
-      - {code: 2, label: I mindre grad}
-      - {code: 1, label: Slet ikke}
-    missing:
-      - {code: 9, label: Ved ikke}
-sections:
-  - id: side1
-    title: Side 1
-    items:
-      - {id: q1, text: Spørgsmål et, scale: grad4}
-      - {id: q2, text: Spørgsmål to, scale: grad4}
-      - {id: q3, text: Spørgsmål tre, scale: grad4}
-      - {id: q4, text: Spørgsmål fire, scale: grad4}
-      - {id: q5, text: Kun efter slet ikke, scale: grad4, show_if: {item: q1, equals: 1}}
-      - {id: q6, text: Kun for ledere, scale: grad4, groups: [lead]}
-"""

@@ -6,7 +6,7 @@ import json
 
 from surveyapp import questionnaire_store, respondents, responses, rounds
 
-from core_helpers import SMALL_YAML
+from survey_yaml import SMALL_YAML
 
 
 def _load(cli, path):

@@ -11,7 +11,7 @@ import pytest
 from surveyapp import questionnaire_store, respondents, responses, rounds, tokens
 from surveyapp.results import rate_rows
 
-# The small questionnaire (core_helpers.SMALL_YAML): q1-q4 for everyone, q5 only after q1 = 1,
+# The small questionnaire (survey_yaml.SMALL_YAML): q1-q4 for everyone, q5 only after q1 = 1,
 # q6 only for the group "lead". So the applicable items are:
 #   staff, q1 != 1: q1-q4 = 4      staff, q1 = 1: q1-q5 = 5
 #   lead,  q1 != 1: q1-q4, q6 = 5  lead,  q1 = 1: q1-q6 = 6
