@@ -81,6 +81,19 @@ def _back_to(round_id: int, anchor: str = "respondents"):
     return redirect(url_for(f"console.{anchor}", round_id=round_id))
 
 
+def _run(round_id: int, call, done=None, anchor: str = "respondents"):
+    """A form button's service call: its refusal is flashed in Danish, else `done` (a message, or a
+    function of the call's result); back to the page either way."""
+    try:
+        result = call()
+    except SurveyError as problem:
+        flash(danish_reason(problem), "error")
+    else:
+        if done:
+            flash(done(result) if callable(done) else done, "info")
+    return _back_to(round_id, anchor)
+
+
 ROW_REASONS = [
     (r"'(.*)' is not an e-mail address", "'{0}' er ikke en e-mailadresse"),
     (r"unknown group '(.*)' \(this round has (.*)\)", "ukendt gruppe '{0}' (runden har {1})"),
@@ -232,23 +245,19 @@ def round_settings(round_id: int):
     return render_template("console/round_settings.html", round=round_, error=error), (400 if error else 200)
 
 
+STATUS_ACTIONS = {"open": (round_service.open_round, "Runden er åben: der kan svares via de personlige links."),
+                  "close": (round_service.close_round, "Runden er lukket: der kan ikke længere svares.")}
+
+
 @bp.post("/rounds/<int:round_id>/status")
 @roles_required(*ADMIN_ONLY)
 def round_status(round_id: int):
     _round(round_id)
     action = request.form.get("action")
-    if action not in ("open", "close"):
+    if action not in STATUS_ACTIONS:
         abort(400)
-    try:
-        if action == "open":
-            round_service.open_round(get_db(), round_id, actor=actor())
-            flash("Runden er åben: der kan svares via de personlige links.", "info")
-        else:
-            round_service.close_round(get_db(), round_id, actor=actor())
-            flash("Runden er lukket: der kan ikke længere svares.", "info")
-    except SurveyError as problem:
-        flash(danish_reason(problem), "error")
-    return redirect(url_for("console.round_view", round_id=round_id))
+    change, done = STATUS_ACTIONS[action]
+    return _run(round_id, lambda: change(get_db(), round_id, actor=actor()), done, "round_view")
 
 
 # --- the dashboard ----------------------------------------------------------------------------
@@ -512,14 +521,9 @@ def _forget_upload(upload_id: str, path: Path) -> None:
 def copy_list(round_id: int):
     _round(round_id)
     source = _int(request.form.get("from_round"), 0)
-    try:
-        result = respondent_service.copy_list(get_db(), source, round_id, _secret(), actor=actor())
-    except SurveyError as problem:
-        flash(danish_reason(problem), "error")
-    else:
-        flash(f"{result['added']} respondenter er kopieret fra den tidligere runde ({result['skipped']} sprunget over: "
-              "allerede på listen, uegnede eller i en gruppe, runden ikke har).", "info")
-    return _back_to(round_id)
+    return _run(round_id, lambda: respondent_service.copy_list(get_db(), source, round_id, _secret(), actor=actor()),
+                lambda result: f"{result['added']} respondenter er kopieret fra den tidligere runde ({result['skipped']} "
+                               "sprunget over: allerede på listen, uegnede eller i en gruppe, runden ikke har).")
 
 
 def _respondent_form(round_: dict, invitation: dict | None, form, error: str | None, status: int = 200):
@@ -578,14 +582,9 @@ def respondent_eligibility(round_id: int, invitation_id: int):
     round_ = _round(round_id)
     invitation = _invitation(round_, invitation_id)
     eligible = request.form.get("action") == "eligible"
-    try:
-        respondent_service.mark_ineligible(get_db(), invitation_id, request.form.get("reason", ""), actor=actor(),
-                                           ineligible=not eligible)
-    except SurveyError as problem:
-        flash(danish_reason(problem), "error")
-    else:
-        flash(f"{invitation['key']} er markeret {'som egnet igen' if eligible else 'uegnet'}.", "info")
-    return _back_to(round_id)
+    return _run(round_id, lambda: respondent_service.mark_ineligible(get_db(), invitation_id, request.form.get("reason", ""),
+                                                                     actor=actor(), ineligible=not eligible),
+                f"{invitation['key']} er markeret {'som egnet igen' if eligible else 'uegnet'}.")
 
 
 @bp.post("/rounds/<int:round_id>/respondents/<int:invitation_id>/remove")
@@ -593,13 +592,8 @@ def respondent_eligibility(round_id: int, invitation_id: int):
 def respondent_remove(round_id: int, invitation_id: int):
     round_ = _round(round_id)
     invitation = _invitation(round_, invitation_id)
-    try:
-        respondent_service.remove_respondent(get_db(), invitation_id, actor=actor())
-    except SurveyError as problem:
-        flash(danish_reason(problem), "error")
-    else:
-        flash(f"{invitation['key']} er fjernet fra listen.", "info")
-    return _back_to(round_id)
+    return _run(round_id, lambda: respondent_service.remove_respondent(get_db(), invitation_id, actor=actor()),
+                f"{invitation['key']} er fjernet fra listen.")
 
 
 # --- mail -------------------------------------------------------------------------------------
@@ -664,11 +658,8 @@ def send(round_id: int):
 @roles_required(*ADMIN_ONLY)
 def resolve_mail(round_id: int, mail_id: int):
     _round(round_id)
-    try:
-        mail.resolve_uncertain(get_db(), mail_id, request.form.get("delivered") == "yes", actor=actor())
-    except SurveyError as problem:
-        flash(danish_reason(problem), "error")
-    return _back_to(round_id)
+    return _run(round_id, lambda: mail.resolve_uncertain(get_db(), mail_id, request.form.get("delivered") == "yes",
+                                                         actor=actor()))
 
 
 # --- audit log and accounts --------------------------------------------------------------------

@@ -150,3 +150,41 @@ def test_the_list_can_be_searched_and_filtered(cdb, as_user):
     assert keys(show="problems") == {"hor-3"}
     assert keys(show="unsent") == {"hor-1", "hor-2", "hor-3", "kol-2"}
     assert keys(q="hor", show="missing") == {"hor-2", "hor-3"}
+
+
+def test_buttons_flash_the_outcome_or_the_refusal_in_danish(cdb, as_user):
+    import html as html_module
+    import re
+
+    round_id = round_id_of(cdb)
+    answer(cdb, "hor-1", [{"q1": "4", "q2": "3"}])
+    admin = as_user("boss")
+
+    def flashes(response) -> list[tuple[str, str]]:
+        page = html_module.unescape(response.get_data(as_text=True))
+        return re.findall(r'<div class="flash flash-(\w+)" role="status">([^<]*)</div>', page)
+
+    hor1, hor3 = invitation_id(cdb, round_id, "hor-1"), invitation_id(cdb, round_id, "hor-3")
+    refused = admin.post(f"/console/rounds/{round_id}/respondents/{hor1}/remove", follow_redirects=True)
+    assert refused.request.path == f"/console/rounds/{round_id}/respondents"
+    assert flashes(refused) == [("error", "hor-1 er begyndt at svare og kan ikke fjernes; markér personen som uegnet i stedet")]
+    removed = admin.post(f"/console/rounds/{round_id}/respondents/{hor3}/remove", follow_redirects=True)
+    assert flashes(removed) == [("info", "hor-3 er fjernet fra listen.")]
+    marked = admin.post(f"/console/rounds/{round_id}/respondents/{hor1}/eligibility",
+                        data={"action": "ineligible", "reason": "fratrådt"}, follow_redirects=True)
+    assert flashes(marked) == [("info", "hor-1 er markeret uegnet.")]
+    not_waiting = admin.post(f"/console/rounds/{round_id}/mails/999999/resolve", data={"delivered": "yes"},
+                             follow_redirects=True)
+    assert flashes(not_waiting) == [("error", "den mail venter ikke på en afgørelse")]
+
+    # Copying: 4 people stay on the first list (hor-3 removed); hor-1 is ineligible and left out.
+    second = build_round(cdb, SECRET, name="September 2015", people=[], open_it=False)
+    copied = admin.post(f"/console/rounds/{second}/copy", data={"from_round": round_id}, follow_redirects=True)
+    assert flashes(copied) == [("info", "3 respondenter er kopieret fra den tidligere runde (1 sprunget over: allerede på "
+                                        "listen, uegnede eller i en gruppe, runden ikke har).")]
+
+    closed = admin.post(f"/console/rounds/{round_id}/status", data={"action": "close"}, follow_redirects=True)
+    assert closed.request.path == f"/console/rounds/{round_id}"
+    assert flashes(closed) == [("info", "Runden er lukket: der kan ikke længere svares.")]
+    draft = admin.post(f"/console/rounds/{second}/status", data={"action": "close"}, follow_redirects=True)
+    assert flashes(draft) == [("error", "runden 'September 2015' kan ikke skifte status herfra")]  # a draft never closes
