@@ -28,16 +28,16 @@ from markupsafe import Markup, escape
 from .. import get_db, throttle
 from .. import responses as service
 from ..errors import Conflict, SurveyError
-from ..questionnaire import Item, Questionnaire, decode_answer
+from ..questionnaire import Item, Questionnaire
 from ..questionnaire_store import get_version
 from ..rounds import version_for_group
 from ..tokens import NO_RESPONSE_LOOKED_UP, find_visit
+from .extensions import LANGUAGES  # the page languages the locale selector accepts
 
 bp = Blueprint("respond", __name__, url_prefix="/s")
 throttle.install(bp)  # a client presenting many unknown links gets 429 (surveyapp/throttle.py)
 
-LANGUAGES = ("da", "en")
-MODES = ("in_person", "phone", "self_completion")
+MODES = service.REGISTRATION_MODES  # the one list set_registration accepts
 
 
 @bp.after_request
@@ -156,9 +156,8 @@ def _template_gettext():
 
 @bp.context_processor
 def _helpers():
-    # base.html sets <html lang> from get_locale, which Flask-Babel does not put in templates itself.
-    return {"loc": loc, "respond_link": link, "language_switch": language_switch, "get_locale": get_locale,
-            "gettext": _template_gettext()}
+    # (get_locale, which base.html uses for <html lang>, is an app-wide template global: extensions.init_app)
+    return {"loc": loc, "respond_link": link, "language_switch": language_switch, "gettext": _template_gettext()}
 
 
 def _visit(token: str, answers: bool = True) -> Visit:
