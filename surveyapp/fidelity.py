@@ -678,13 +678,12 @@ def replace_indicator(db, indicator_id: int, round_ref, reason: str, code: str, 
 # ---------------------------------------------------------------- the status-note table
 
 
-def _state_note(db, row: dict, positions: dict[int, int], round_: dict, table: str) -> dict:
-    """How a (possibly dropped/replaced) activity or indicator shows in a round."""
+def _state_note(db, row: dict, positions: dict[int, int], names: dict[int, str], round_: dict, table: str) -> dict:
+    """How a (possibly dropped/replaced) activity or indicator shows in a round (names: round id -> name)."""
     left = row["state"] != "active" and row["state_round_id"] is not None and positions[round_["id"]] >= positions[row["state_round_id"]]
     note = None
     if left:
-        when = get_round(db, row["state_round_id"])["name"]
-        note = f"{fa.STATE_LABELS[row['state']]} fra {when}: {row['state_reason']}"
+        note = f"{fa.STATE_LABELS[row['state']]} fra {names[row['state_round_id']]}: {row['state_reason']}"
         if row["replaced_by"]:
             new = db.execute(f"SELECT code, title FROM {table} WHERE id = ?", (row["replaced_by"],)).fetchone()
             note += f" (erstattet af {new['code']} {new['title']})"
@@ -705,6 +704,7 @@ def status_notes(db, project: str, round_ref=None, units: list[str] | None = Non
         raise NotFound(f"project '{project}' has no rounds")
     round_ = _round_in(db, project, round_ref) if round_ref not in (None, "") else rounds[-1]
     positions = {r["id"]: k for k, r in enumerate(rounds)}
+    names = {r["id"]: r["name"] for r in rounds}
     here = positions[round_["id"]]
     unit_filter = "" if units is None else f" AND (unit = '' OR unit IN ({','.join('?' * len(units))}))"
     unit_params = [] if units is None else list(units)
@@ -713,7 +713,7 @@ def status_notes(db, project: str, round_ref=None, units: list[str] | None = Non
         a = dict(a)
         if a["from_round_id"] is not None and here < positions[a["from_round_id"]]:
             continue
-        state = _state_note(db, a, positions, round_, "activities")
+        state = _state_note(db, a, positions, names, round_, "activities")
         milestones = []
         for m in db.query("SELECT * FROM milestones WHERE activity_id = ? ORDER BY position, id", [a["id"]]):
             m = dict(m)
@@ -726,7 +726,7 @@ def status_notes(db, project: str, round_ref=None, units: list[str] | None = Non
                 suggested, rule = fa.suggest_milestone_light(m["measure"], s.get("status"), s.get("value"), m["target"], due)
             milestones.append({
                 "id": m["id"], "title": m["title"], "measure": m["measure"], "target": m["target"],
-                "due_round": get_round(db, m["due_round_id"])["name"] if m["due_round_id"] else None, "due": due,
+                "due_round": names.get(m["due_round_id"]), "due": due,
                 "status": s.get("status"), "status_label": fa.STATUS_LABELS.get(s.get("status")), "value": s.get("value"),
                 "comment": s.get("comment"), "suggested": suggested, "rule": rule,
                 "override": s.get("light_override"), "override_reason": s.get("override_reason"),
@@ -741,7 +741,7 @@ def status_notes(db, project: str, round_ref=None, units: list[str] | None = Non
         i = dict(i)
         if i["from_round_id"] is not None and here < positions[i["from_round_id"]]:
             continue
-        state = _state_note(db, i, positions, round_, "indicators")
+        state = _state_note(db, i, positions, names, round_, "indicators")
         values = {r["round_id"]: dict(r) for r in db.query("SELECT * FROM indicator_values WHERE indicator_id = ?", [i["id"]])}
         current = values.get(round_["id"], {})
         history = [{"round": r["name"], "value": values[r["id"]]["value"]} for r in rounds if r["id"] in values and positions[r["id"]] <= here]

@@ -74,6 +74,7 @@ def test_not_yet_due_has_no_colour_and_status_words_are_parsed(db, fid_project):
     r2 = fidelity.status_notes(db, "fid", "R2")["activities"][0]["milestones"][0]
     r3 = fidelity.status_notes(db, "fid", "R3")["activities"][0]["milestones"][0]
     assert (r2["status_label"], r2["due"], r2["light"]) == ("På vej", False, None)
+    assert r2["due_round"] == r3["due_round"] == "R3"
     assert (r3["status_label"], r3["due"], r3["light"]) == ("Nej", True, "red")
     assert fidelity.status_notes(db, "fid", "R3")["activities"][0]["light"] == "red"
     with pytest.raises(SurveyError, match="Ja, Nej, På vej or N/A"):
