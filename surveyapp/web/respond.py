@@ -432,6 +432,7 @@ def _render_page(visit: Visit, index: int, posted: dict | None = None, errors: d
 
 
 @bp.get("/<token>")
+@bp.get("/<token>/done", endpoint="done")  # the thank-you page is where the link leads once submitted
 def start(token: str):
     visit = _visit(token)
     if visit.complete:
@@ -631,12 +632,3 @@ def submit(token: str):
         _gate(visit, changing=True)
         raise
     return redirect(link("respond.done", token=token))
-
-
-@bp.get("/<token>/done")
-def done(token: str):
-    visit = _visit(token)
-    if visit.complete:
-        return _thanks(visit)
-    _gate(visit)
-    return redirect(_resume_target(visit))
