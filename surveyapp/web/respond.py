@@ -471,11 +471,10 @@ def register(token: str):
             except SurveyError as error:  # the checks above mirror the service; this is a last guard
                 errors["registered_by"] = str(error)
             else:
-                visit = _visit(token)
-                target = visit.pages[0] if visit.pages else None
-                if target is None:
+                # The registration changes no answer, so the pages the visit found still hold.
+                if not visit.pages:
                     return redirect(link("respond.review", token=token))
-                return redirect(link("respond.page", token=token, number=target + 1))
+                return redirect(link("respond.page", token=token, number=visit.pages[0] + 1))
     return render_template("respond/register.html", values=values, errors=errors, modes=MODES,
                            total=len(visit.pages), intro=loc(visit.q, "intro"), **_common(visit)), (422 if errors else 200)
 
