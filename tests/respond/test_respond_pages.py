@@ -167,7 +167,7 @@ def test_show_if_on_the_same_page_is_enforced_by_the_server(client, survey, db):
 
 def test_show_if_across_pages_skips_a_page_and_its_required_item(client, survey, db):
     s = survey()
-    token, inv = s["tokens"]["p1"], s["invitations"]["p1"]
+    token = s["tokens"]["p1"]
     client.post(f"/s/{token}/1", data={"faggruppe": "2", "action": "next"})
     response = client.post(f"/s/{token}/2", data={"samarbejde_1": "4", "action": "next"})
     assert response.status_code == 302 and response.location.endswith(f"/s/{token}/4")  # page 3 is for social workers
