@@ -86,10 +86,11 @@ def _truncate_wal(db, tries: int = 10) -> bool:
     """Fold the WAL (which still holds the old pages) into the file and empty it. A server reading
     at that moment can make it busy: try again briefly; otherwise its next checkpoint does it."""
     for attempt in range(tries):
+        if attempt:
+            time.sleep(0.2)
         busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         if not busy:
             return True
-        time.sleep(0.2)
     return False
 
 
@@ -109,11 +110,8 @@ def _purge(db, round_: dict, force: bool, actor: str, summary: dict) -> None:
         for table, column in _referencing(db, "invitations"):
             if table in ("responses", "invitations") or not invitation_ids:
                 continue
-            count = 0
-            for chunk in _chunks(invitation_ids):
-                count += db.execute(f"DELETE FROM \"{table}\" WHERE \"{column}\" IN ({','.join('?' * len(chunk))})",
-                                    chunk).rowcount
-            deleted[table] = count
+            deleted[table] = sum(db.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({_marks(chunk)})', chunk).rowcount
+                                 for chunk in _chunks(invitation_ids))
 
         unlinked = db.execute(
             "UPDATE responses SET invitation_id = NULL, anonymous_key = NULL, registered_by = NULL, participants = NULL, "
@@ -127,13 +125,13 @@ def _purge(db, round_: dict, force: bool, actor: str, summary: dict) -> None:
             "WHERE round_id = ?", (rid,))
 
         # A person on no other list is gone entirely; one still on another round's list stays for that round.
-        people_refs = _referencing(db, "people")
-        removed_people = 0
-        for person_id in person_ids:
-            if any(db.execute(f"SELECT 1 FROM \"{t}\" WHERE \"{c}\" = ? LIMIT 1", (person_id,)).fetchone()
-                   for t, c in people_refs):
-                continue
-            removed_people += db.execute("DELETE FROM people WHERE id = ?", (person_id,)).rowcount
+        kept = set()
+        for table, column in _referencing(db, "people"):
+            for chunk in _chunks(person_ids):
+                kept.update(r[0] for r in db.execute(
+                    f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IN ({_marks(chunk)})', chunk))
+        removed_people = sum(db.execute(f"DELETE FROM people WHERE id IN ({_marks(chunk)})", chunk).rowcount
+                             for chunk in _chunks([p for p in person_ids if p not in kept]))
 
         # Audit entries of the round that name one of its people lose their details.
         scrubbed = 0
@@ -163,3 +161,7 @@ def _purge(db, round_: dict, force: bool, actor: str, summary: dict) -> None:
 def _chunks(values: list, size: int = 500):
     for start in range(0, len(values), size):
         yield values[start:start + size]
+
+
+def _marks(chunk: list) -> str:
+    return ",".join("?" * len(chunk))
