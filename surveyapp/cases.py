@@ -195,20 +195,42 @@ def add_member(db, case_ref, key: str, role: str, birth_date, intake_on=None, na
     return member_id
 
 
+# A member with the person's key and name and the family's key, unit, schedule and closing date.
+MEMBER_SQL = ("SELECT m.*, p.key, p.name, p.email, p.project_id, c.key AS case_key, c.unit, c.schedule_id, "
+              "c.closed_on AS case_closed_on FROM case_members m JOIN people p ON p.id = m.person_id "
+              "JOIN cases c ON c.id = m.case_id ")
+
+
+def _in_units(units: list[str] | None) -> tuple[str, list]:
+    """SQL condition and parameters limiting cases c to `units` (None = all units)."""
+    if units is None:
+        return "", []
+    return (f" AND c.unit IN ({','.join('?' * len(units))})" if units else " AND 0"), list(units)
+
+
+def get_member_by_id(db, member_id: int) -> dict:
+    row = db.execute(MEMBER_SQL + "WHERE m.id = ?", (member_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"member {member_id} not found")
+    return dict(row)
+
+
 def get_member(db, ref, project: str | None = None) -> dict:
+    """A member by id when `ref` is an int (the web pages' routes); else by key, or by id when
+    no member has that key. Not db.find_by_id_or_name: the row joins three tables, and a key
+    typed on the command line is the key before it is an id."""
+    if isinstance(ref, int):
+        return get_member_by_id(db, ref)
     text = str(ref).strip()
-    sql = ("SELECT m.*, p.key, p.name, p.email, p.project_id, c.key AS case_key, c.unit, c.schedule_id, "
-           "c.closed_on AS case_closed_on FROM case_members m JOIN people p ON p.id = m.person_id JOIN cases c ON c.id = m.case_id ")
-    rows = db.execute(sql + "WHERE p.key = ?" + (" AND p.project_id = ?" if project else ""),
+    rows = db.execute(MEMBER_SQL + "WHERE p.key = ?" + (" AND p.project_id = ?" if project else ""),
                       [text] + ([project] if project else [])).fetchall()
     if len(rows) > 1:
         raise SurveyError(f"several projects have a member '{text}'; give the project or the member's id")
-    row = rows[0] if rows else None
-    if row is None and text.isdigit():
-        row = db.execute(sql + "WHERE m.id = ?", (int(text),)).fetchone()
-    if row is None:
-        raise NotFound(f"member '{text}' not found")
-    return dict(row)
+    if rows:
+        return dict(rows[0])
+    if text.isdigit():
+        return get_member_by_id(db, int(text))
+    raise NotFound(f"member '{text}' not found")
 
 
 def close_member(db, member_ref, closed_on, actor: str = "cli") -> dict:
@@ -221,7 +243,7 @@ def close_member(db, member_ref, closed_on, actor: str = "cli") -> dict:
             raise SurveyError(f"member '{member['key']}' cannot close ({closed}) before intake ({member['intake_on']})")
         db.execute("UPDATE case_members SET closed_on = ? WHERE id = ?", (closed, member["id"]))
         audit.record(db, actor, "case.member_closed", member=member["key"], closed_on=closed)
-    return get_member(db, member["id"])
+    return get_member_by_id(db, member["id"])
 
 
 def reopen_member(db, member_ref, actor: str = "cli") -> dict:
@@ -233,7 +255,7 @@ def reopen_member(db, member_ref, actor: str = "cli") -> dict:
             raise Conflict(f"member '{member['key']}' is open")
         db.execute("UPDATE case_members SET closed_on = NULL WHERE id = ?", (member["id"],))
         audit.record(db, actor, "case.member_reopened", member=member["key"])
-    return get_member(db, member["id"])
+    return get_member_by_id(db, member["id"])
 
 
 def consistency_problems(db) -> list[dict]:
@@ -258,20 +280,15 @@ def consistency_problems(db) -> list[dict]:
 
 
 def list_cases(db, project: str, units: list[str] | None = None) -> list[dict]:
+    in_units, params = _in_units(units)
     sql = ("SELECT c.*, (SELECT COUNT(*) FROM case_members m WHERE m.case_id = c.id) AS members, "
            "(SELECT COUNT(*) FROM case_members m WHERE m.case_id = c.id AND m.closed_on IS NULL) AS open_members "
-           "FROM cases c WHERE c.project_id = ?")
-    params: list = [project]
-    if units is not None:
-        sql += f" AND c.unit IN ({','.join('?' * len(units))})" if units else " AND 0"
-        params.extend(units)
-    return [dict(r) for r in db.query(sql + " ORDER BY c.unit, c.key", params)]
+           "FROM cases c WHERE c.project_id = ?" + in_units + " ORDER BY c.unit, c.key")
+    return [dict(r) for r in db.query(sql, [project, *params])]
 
 
 def members_of(db, case_id: int) -> list[dict]:
-    return [dict(r) for r in db.query(
-        "SELECT m.*, p.key, p.name, p.email FROM case_members m JOIN people p ON p.id = m.person_id "
-        "WHERE m.case_id = ? ORDER BY m.role DESC, m.birth_date, p.key", [case_id])]
+    return [dict(r) for r in db.query(MEMBER_SQL + "WHERE m.case_id = ? ORDER BY m.role DESC, m.birth_date, p.key", [case_id])]
 
 
 def units(db, project: str) -> list[str]:
@@ -520,16 +537,12 @@ def worklist(db, project: str, unit: str | None = None, today=None, units: list[
     """The professional's list: per open member, the slots that are due, overdue or done, and the
     next upcoming one. Sorted: overdue first (longest overdue on top), then due, upcoming, done."""
     today = parse_date(today) if today else dt.date.today()
-    sql = ("SELECT m.*, p.key, p.name, p.email, p.project_id, c.key AS case_key, c.unit, c.schedule_id, "
-           "c.closed_on AS case_closed_on FROM case_members m JOIN people p ON p.id = m.person_id "
-           "JOIN cases c ON c.id = m.case_id WHERE c.project_id = ? AND m.closed_on IS NULL")
-    params: list = [project]
+    in_units, params = _in_units(units)
+    sql = MEMBER_SQL + "WHERE c.project_id = ? AND m.closed_on IS NULL" + in_units
+    params.insert(0, project)
     if unit:
         sql += " AND c.unit = ?"
         params.append(unit)
-    if units is not None:
-        sql += f" AND c.unit IN ({','.join('?' * len(units))})" if units else " AND 0"
-        params.extend(units)
     members = [dict(r) for r in db.query(sql, params)]
     by_member = _measurements(db, [m["id"] for m in members])
     rows = []
@@ -567,14 +580,9 @@ def person_records(db, project: str, today=None, units: list[str] | None = None)
     """Plain records (see analysis/progress.py) of every member in the project, with their
     slots' windows and routed instruments and their measurements' reference dates and scores."""
     today = parse_date(today) if today else dt.date.today()
-    sql = ("SELECT m.*, p.key, p.name, p.email, p.project_id, c.key AS case_key, c.unit, c.schedule_id, "
-           "c.closed_on AS case_closed_on FROM case_members m JOIN people p ON p.id = m.person_id "
-           "JOIN cases c ON c.id = m.case_id WHERE c.project_id = ?")
-    params: list = [project]
-    if units is not None:
-        sql += f" AND c.unit IN ({','.join('?' * len(units))})" if units else " AND 0"
-        params.extend(units)
-    members = [dict(r) for r in db.query(sql + " ORDER BY c.unit, c.key, p.key", params)]
+    in_units, params = _in_units(units)
+    members = [dict(r) for r in db.query(MEMBER_SQL + "WHERE c.project_id = ?" + in_units + " ORDER BY c.unit, c.key, p.key",
+                                         [project, *params])]
     by_member = _measurements(db, [m["id"] for m in members])
     records = []
     for member in members:

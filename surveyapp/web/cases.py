@@ -55,19 +55,12 @@ def _case_or_404(case_id: int) -> dict:
 
 
 def _member_or_404(member_id: int) -> dict:
-    member = _member_by_id(member_id)
+    try:
+        member = service.get_member_by_id(get_db(), member_id)
+    except NotFound:
+        abort(404)
     require_unit(member["unit"])
     return member
-
-
-def _member_by_id(member_id: int) -> dict:
-    row = get_db().execute(
-        "SELECT m.*, p.key, p.name, p.email, p.project_id, c.key AS case_key, c.unit, c.schedule_id, "
-        "c.closed_on AS case_closed_on FROM case_members m JOIN people p ON p.id = m.person_id JOIN cases c ON c.id = m.case_id "
-        "WHERE m.id = ?", (member_id,)).fetchone()
-    if row is None:
-        abort(404)
-    return dict(row)
 
 
 @bp.get("/")
@@ -137,8 +130,7 @@ def family(case_id: int, error: str | None = None, form: dict | None = None, sta
     schedule = service.get_schedule(db, case["schedule_id"])
     members = []
     for member in service.members_of(db, case_id):
-        full = _member_by_id(member["id"])
-        plan = service.member_plan(db, full, today)
+        plan = service.member_plan(db, member, today)
         next_upcoming = next((p["slot"] for p in plan if p["state"] == "upcoming"), None)
         for entry in plan:   # register/link actions where they make sense: due, overdue, and the next one
             entry["actionable"] = entry["state"] in ("due", "overdue") or entry["slot"] == next_upcoming
@@ -190,7 +182,7 @@ def reopen_family(case_id: int):
 def close_member(member_id: int):
     member = _member_or_404(member_id)
     try:
-        service.close_member(get_db(), member["key"], request.form.get("closed_on", ""), actor())
+        service.close_member(get_db(), member_id, request.form.get("closed_on", ""), actor())
     except SurveyError as exc:
         return family(member["case_id"], error=str(exc), status=400)
     return redirect(url_for("cases.family", case_id=member["case_id"]))
@@ -201,7 +193,7 @@ def close_member(member_id: int):
 def reopen_member(member_id: int):
     member = _member_or_404(member_id)
     try:
-        service.reopen_member(get_db(), member["key"], actor())
+        service.reopen_member(get_db(), member_id, actor())
     except SurveyError as exc:
         return family(member["case_id"], error=str(exc), status=409)
     return redirect(url_for("cases.family", case_id=member["case_id"]))

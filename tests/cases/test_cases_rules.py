@@ -57,6 +57,20 @@ def test_no_member_can_be_open_in_a_closed_family(family):
     assert open_members(db) == ["F1-2"]
 
 
+def test_a_member_id_from_the_web_is_never_read_as_a_key(family):
+    db = family
+    first = db.execute("SELECT m.id FROM case_members m JOIN people p ON p.id = m.person_id WHERE p.key = 'F1-1'").fetchone()["id"]
+    # Another project has a person whose key is that id's digits (keys are free text).
+    cases.open_case(db, "other", "G1", "Odense", "2024-01-10")
+    cases.add_member(db, "G1", str(first), "forael", "1970-01-01")
+    assert cases.get_member(db, first)["key"] == "F1-1"            # an int (a route's <int:member_id>) is an id
+    assert cases.get_member(db, str(first))["key"] == str(first)   # text (the CLI) is a key first
+    closed = cases.close_member(db, first, "2024-03-01")
+    assert (closed["key"], closed["closed_on"]) == ("F1-1", "2024-03-01")
+    assert cases.reopen_member(db, first)["key"] == "F1-1"
+    assert "F1-1" in open_members(db) and str(first) in open_members(db)
+
+
 def test_close_dates_are_checked(family):
     db = family
     with pytest.raises(SurveyError, match="before it opened"):
