@@ -828,8 +828,12 @@ def to_xlsx(rows: list[dict], columns: list[str], rules: list[str], title: str =
 
 
 def export_status_notes(db, project: str, round_ref=None, fmt: str = "csv", units: list[str] | None = None) -> bytes:
-    notes = status_notes(db, project, round_ref, units)
-    rules = [f"Statusnotat for projekt {project}, runde {notes['round']}."] + notes["rules"]
+    return status_notes_file(status_notes(db, project, round_ref, units), fmt)
+
+
+def status_notes_file(notes: dict, fmt: str = "csv") -> bytes:
+    """The status-note table (from status_notes) as a CSV, XLSX or JSON file with the rules in force."""
+    rules = [f"Statusnotat for projekt {notes['project']}, runde {notes['round']}."] + notes["rules"]
     rows = status_note_rows(notes)
     if fmt == "xlsx":
         return to_xlsx(rows, STATUS_COLUMNS, rules, "Statusnotat")

@@ -259,7 +259,7 @@ def status_export(project, fmt):
     if fmt not in ("csv", "xlsx"):
         abort(404)
     notes = _notes(project)
-    body = service.export_status_notes(get_db(), project, notes["round_id"], fmt, allowed_units())
+    body = service.status_notes_file(notes, fmt)
     mimetype = "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return _download(body, f"statusnotat-{project}-{notes['round']}.{fmt}", mimetype)
 
