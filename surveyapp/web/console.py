@@ -697,5 +697,4 @@ def users():
             error = danish_reason(problem)
         else:
             return redirect(url_for("console.users"))
-    all_users = [dict(r) for r in db.query("SELECT username, role, units, active, created_at FROM users ORDER BY username")]
-    return render_template("console/users.html", users=all_users, error=error, form=form), (400 if error else 200)
+    return render_template("console/users.html", users=user_service.list_users(db), error=error, form=form), (400 if error else 200)

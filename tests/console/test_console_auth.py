@@ -188,3 +188,9 @@ def test_admin_manages_accounts_in_the_browser(console_app, console_db_path, cdb
     assert self_off.status_code == 400 and cdb.execute("SELECT active FROM users WHERE username = 'boss'").fetchone()[0] == 1
     actions = [r["action"] for r in cdb.query("SELECT action FROM audit_log WHERE actor = 'boss' ORDER BY id")]
     assert actions == ["user.created", "user.updated"]
+    # The list shows each lead's units as typed, Danish letters included.
+    assert admin.post("/console/users", data={"action": "create", "username": "aarhus", "password": "aarhus-password-1",
+                                              "role": "unit_lead", "units": "Århus Ø, Vejle"}).status_code == 302
+    page = admin.get("/console/users").get_data(as_text=True)
+    listed = dict(re.findall(r"<tr><td>([^<]+)</td><td>unit_lead</td><td>([^<]*)</td>", page))
+    assert listed == {"aarhus": "Århus Ø, Vejle", "lead": "Horsens", "lead2": "Kolding", "vejle": "Vejle, Horsens"}
