@@ -5,9 +5,9 @@ at one commit, even while respondents keep saving pages (WAL mode lets them writ
 It is written to a temporary file beside the target, checked with `PRAGMA integrity_check`, and
 only then renamed into place: a backup file that exists is always complete.
 
-Restoring is copying the file back while the server is stopped. The personal links are derived
-from the secret key, so keep the key (SURVEYAPP_SECRET_KEY or the `secret_key` file beside the
-database) with the backups, in a separate safe place.
+Restoring is `restore` (`surveyapp restore FILE`) while the server is stopped. The personal links
+are derived from the secret key, so keep the key (SURVEYAPP_SECRET_KEY or the `secret_key` file
+beside the database) with the backups, in a separate safe place.
 """
 from __future__ import annotations
 
@@ -41,12 +41,10 @@ def backup(source: str | os.PathLike, target: str | os.PathLike, overwrite: bool
             src.backup(dst, pages=-1)  # one step: a single consistent snapshot
             # The copy is a self-contained file: fold its journal in, so it can be copied anywhere.
             dst.execute("PRAGMA journal_mode = DELETE")
-            check = dst.execute("PRAGMA integrity_check").fetchall()
-            if [tuple(r) for r in check] != [("ok",)]:
-                raise SurveyError(f"the copy failed its integrity check: {check[:3]}")
-            tables = [r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-            counts = {t: dst.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
-                      for t in ("responses", "answers", "invitations") if t in tables}
+            problems = _integrity_problems(dst)
+            if problems:
+                raise SurveyError(f"the copy failed its integrity check: {problems}")
+            counts = _counts(dst, ("responses", "answers", "invitations"))
         finally:
             dst.close()
         os.chmod(partial, 0o600)
@@ -74,9 +72,9 @@ def restore(backup_file: str | os.PathLike, target: str | os.PathLike) -> dict:
         raise SurveyError("the backup and the database are the same file")
     src = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
     try:
-        check = src.execute("PRAGMA integrity_check").fetchall()
-        if [tuple(r) for r in check] != [("ok",)]:
-            raise SurveyError(f"{backup_file} fails its integrity check: {check[:3]}; nothing restored")
+        problems = _integrity_problems(src)
+        if problems:
+            raise SurveyError(f"{backup_file} fails its integrity check: {problems}; nothing restored")
         if not src.execute("SELECT 1 FROM sqlite_master WHERE name = 'migrations'").fetchone():
             raise SurveyError(f"{backup_file} is not a surveyapp database; nothing restored")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -85,9 +83,21 @@ def restore(backup_file: str | os.PathLike, target: str | os.PathLike) -> dict:
             dst.execute("PRAGMA busy_timeout = 30000")
             src.backup(dst, pages=-1)
             dst.execute("PRAGMA journal_mode = WAL")
-            counts = {t: dst.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in ("responses", "answers")}
+            counts = _counts(dst, ("responses", "answers"))
         finally:
             dst.close()
     finally:
         src.close()
     return {"file": str(target), "from": str(backup_file), **counts}
+
+
+def _integrity_problems(conn: sqlite3.Connection) -> list:
+    """The first rows of `PRAGMA integrity_check` if it finds anything; [] for a sound file."""
+    check = conn.execute("PRAGMA integrity_check").fetchall()
+    return [] if [tuple(r) for r in check] == [("ok",)] else check[:3]
+
+
+def _counts(conn: sqlite3.Connection, tables: tuple) -> dict:
+    """Row counts of those of `tables` the file has."""
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables if t in present}
