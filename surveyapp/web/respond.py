@@ -609,7 +609,9 @@ def _render_review(visit: Visit, status: int = 200):
 
 @bp.post("/<token>/submit")
 def submit(token: str):
-    visit = _visit(token)
+    # The service reads the answers inside its write transaction; the view needs them only to
+    # re-show a page when something required is missing.
+    visit = _visit(token, answers=False)
     if visit.complete:
         if not visit.editable_after_submit:
             return redirect(link("respond.done", token=token))  # a second click on Indsend
@@ -621,10 +623,13 @@ def submit(token: str):
     try:
         service.submit(db, response, invitation_id=visit.invitation["id"], not_asked=visit.not_asked, q=visit.q)
     except service.PageInvalid as invalid:
-        missing = service.missing_required(visit.q, visit.answers, visit.group, visit.not_asked)
-        first = min(missing) if missing else (visit.pages[0] if visit.pages else 0)
+        # The first page holding an item the service found missing (its verdict, not a second one).
+        first = next(index for index, section in enumerate(visit.q.sections)
+                     if any(item.id in invalid.errors for item in section.items))
         visit.response = response
-        return _render_page(visit, first, errors={k: v for k, v in invalid.errors.items()}, status=422,
+        visit.answers = service.load_answers(db, response["id"], visit.q)
+        visit.pages = visible_pages(visit.q, visit.answers, visit.group, visit.not_asked)
+        return _render_page(visit, first, errors=invalid.errors, status=422,
                             action_url=link("respond.page", token=token, number=first + 1))
     except Conflict:
         visit = _visit(token)
