@@ -20,7 +20,7 @@ matplotlib.rcParams["svg.fonttype"] = "none"
 matplotlib.rcParams["pdf.fonttype"] = 42
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from .formatting import decimal  # noqa: E402
+from .formatting import decimal, percent, shorten  # noqa: E402
 from .suppression import TOO_FEW  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
@@ -37,7 +37,7 @@ def _comma(digits: int = 1):
 
 
 def _percent_axis():
-    return FuncFormatter(lambda value, _pos: f"{decimal(value, 0)} %")
+    return FuncFormatter(lambda value, _pos: percent(value, 0))
 
 
 def _wrap(text: str, width: int = 110) -> list[str]:
@@ -168,7 +168,7 @@ def stacked_shares(bars: list[dict], options: list[tuple[int, str]], missing: li
     csv_rows = []
     y_labels = []
     for y, bar in enumerate(bars):
-        label = "\n".join(_short(line, 34) for line in str(bar["label"]).split("\n"))
+        label = "\n".join(shorten(line, 34) for line in str(bar["label"]).split("\n"))
         n_text = f"(N = {bar.get('n') if bar.get('n') is not None else '–'})"
         y_labels.append(label + (" " if "\n" in label else "\n") + n_text)
         row = {"bar": bar["label"], "n": bar.get("n"), "n_valid": bar.get("n_valid"), "suppressed": bool(bar.get("suppressed"))}
@@ -313,7 +313,7 @@ def diverging(bars: list[dict], options: list[tuple[int, str]], base: str | Path
     ax.set_yticks(range(len(bars)), labels, fontsize=7.5)
     ax.invert_yaxis()
     ax.set_xlim(-100, 100)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{decimal(abs(v), 0)} %"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: percent(abs(v), 0)))
     ax.spines[["top", "right"]].set_visible(False)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in palette]
     ax.legend(handles, [label for _, label in ordered], loc="lower left", bbox_to_anchor=(0, 1.0), ncol=min(k, 5),
@@ -324,10 +324,6 @@ def diverging(bars: list[dict], options: list[tuple[int, str]], base: str | Path
 def _tick(label: str) -> str:
     """Round labels on an x axis: 'Måling 1 (marts 2019)' on two lines."""
     return label.replace(" (", "\n(")
-
-
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # ---------------------------------------------------------------- response rates per unit x group

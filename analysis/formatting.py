@@ -44,6 +44,11 @@ def signed(value: float | None, digits: int = 1, unit: str = "") -> str:
     return f"{sign}{decimal(abs(value), digits)}" + (f" {unit}" if unit else "")
 
 
+def shorten(text: str, width: int) -> str:
+    """The text cut to at most `width` characters, the last one an ellipsis when cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def caption(source: str, group: str | None, n_text: str, scale: str, ved_ikke: str, suppression: str | None = None,
             extra: str | None = None) -> str:
     """The caption data every figure and table carries (analysis.md, Formatting)."""

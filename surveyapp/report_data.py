@@ -19,6 +19,7 @@ from itertools import combinations
 
 from analysis import indices as index_math
 from analysis.comparisons import crosstab, group_comparison
+from analysis.formatting import caption, decimal, percent, round_label, shorten
 from analysis.items import ItemSpec, item_statistics, trend_changes
 from analysis.paired import paired_comparison, panel_counts
 from analysis.rates import BREAK_OFF, COMPLETE, VALID_PARTIAL, classify
@@ -777,8 +778,6 @@ def rate_cells(db, round_refs: list | None = None, project: str | None = None, u
 
 
 def _label(round_: dict) -> str:
-    from analysis.formatting import round_label
-
     return round_label(round_["name"], round_.get("opens"))
 
 
@@ -811,12 +810,9 @@ def build_figures(db, out_dir, round_refs: list | None = None, project: str | No
     from pathlib import Path
 
     from analysis import figures
-    from analysis.formatting import caption
-    from analysis.formatting import decimal as fmt_decimal
 
     out = Path(out_dir)
     scope = Scope(db, round_refs, project, units)
-    labels = [_label(r) for r in scope.rounds]
     label_of = {r["id"]: _label(r) for r in scope.rounds}
     made: list[dict] = []
     rows = item_rows(db, by=("group",), units=units, items=items, scope=scope, decimals=None)
@@ -838,7 +834,7 @@ def build_figures(db, out_dir, round_refs: list | None = None, project: str | No
             continue
         name = f"{item_id}_v{version}" if len(versions_of[item_id]) > 1 or version > 1 else item_id
         suffix = f" (version {version})" if len(versions_of[item_id]) > 1 or version > 1 else ""
-        title = _short_text(f"{spec.text}{suffix}", 160)
+        title = shorten(f"{spec.text}{suffix}", 160)
         group_names = sorted({p["group"] for p in points})
         n_by_round = {label_of[r["id"]]: {g: next((p["n"] for p in points if p["round_id"] == r["id"] and p["group"] == g), None)
                                           for g in group_names}
@@ -918,7 +914,7 @@ def build_figures(db, out_dir, round_refs: list | None = None, project: str | No
                           "derefter gennemsnittet af enhedernes gennemsnit (hver enhed vejer ens).",
                           NOT_PERSONAL if not any(q[2] for r in scope.rounds for q in scope.questionnaires[r["id"]].values())
                           else suppression_rule,
-                          f"Farver: grøn ≥ {fmt_decimal(thresholds[0], 1)}, gul ≥ {fmt_decimal(thresholds[1], 1)}, ellers rød." if thresholds else None)
+                          f"Farver: grøn ≥ {decimal(thresholds[0], 1)}, gul ≥ {decimal(thresholds[1], 1)}, ellers rød." if thresholds else None)
             files = figures.index_trends(series, index_rounds, out / "index_trends", "Indeks pr. fase", cap, index_scale, thresholds)
             made.append({"figure": "index_trends", "kind": "index", "files": [str(f) for f in files]})
     if "rates" in kinds:
@@ -928,22 +924,14 @@ def build_figures(db, out_dir, round_refs: list | None = None, project: str | No
             if not cells:
                 continue
             total = next((x for x in rates if x["round_id"] == r["id"] and x["group"] is None and x["unit"] is None), None)
-            from analysis.formatting import percent as fmt_percent
-
             cap = caption(_source(scope), "alle grupper",
-                          f"Inviterede i alt: {total['invited']}; besvaret: {total['responded']} ({fmt_percent(total['rate'])})" if total else "",
-                          "svarprocent", f"Besvaret = fuldførte + gyldige delvise (mindst {decimal_share(r['partial_threshold'])} af de relevante "
+                          f"Inviterede i alt: {total['invited']}; besvaret: {total['responded']} ({percent(total['rate'])})" if total else "",
+                          "svarprocent", f"Besvaret = fuldførte + gyldige delvise (mindst {percent(100 * r['partial_threshold'], 0)} af de relevante "
                           "spørgsmål besvaret); nævner: alle inviterede.", "Svarprocenter er ikke følsomme og vises for alle enheder.")
             base = out / f"rates_{_slug(r['name'])}"
             files = figures.response_rates(cells, base, f"Svarprocent pr. enhed og gruppe, {label_of[r['id']]}", cap)
             made.append({"figure": base.name, "kind": "rates", "files": [str(f) for f in files]})
     return made
-
-
-def decimal_share(value: float) -> str:
-    from analysis.formatting import decimal
-
-    return f"{decimal(100 * value, 0)} %"
 
 
 def _slug(text: str) -> str:
@@ -953,10 +941,6 @@ def _slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text.replace("æ", "ae").replace("ø", "oe").replace("å", "aa")
                                        .replace("Æ", "Ae").replace("Ø", "Oe").replace("Å", "Aa")).encode("ascii", "ignore").decode()
     return re.sub(r"[^A-Za-z0-9]+", "_", ascii_text).strip("_").lower() or "x"
-
-
-def _short_text(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # ---------------------------------------------------------------- export orchestration

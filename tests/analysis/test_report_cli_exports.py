@@ -148,6 +148,12 @@ def test_figures_write_png_svg_pdf_and_csv_with_n_in_caption(report_db, db_path,
     # The reworded item: one figure per version, the new one says where its series starts.
     assert (out / "trend_q3_v1.png").exists() and (out / "trend_q3_v2.png").exists()
     assert "serien starter Runde 2 (september 2013)" in (out / "trend_q3_v2.svg").read_text(encoding="utf-8")
+    # The response-rate caption in Danish: round 1 invited every staff member and lead, and all
+    # of them answered in full; the round's partial threshold is the default 0.5.
+    rates_svg = (out / "rates_runde_1.svg").read_text(encoding="utf-8")
+    invited = len(STAFF) + len(LEADS)
+    assert f"Inviterede i alt: {invited}; besvaret: {invited} (100,0 %)" in rates_svg
+    assert "mindst 50 % af de relevante spørgsmål" in rates_svg
     rows = list(csv.DictReader((out / "trend_q1.csv").open(encoding="utf-8")))
     answers = [a[0] for _, (_, a, _) in STAFF.items() if a[0] != 9]
     first = next(r for r in rows if r["round"] == "Runde 1 (marts 2013)")
