@@ -76,11 +76,11 @@ def worklist():
         require_unit(unit)
     states = tuple(s for s in request.args.getlist("state") if s in STATES) or ("overdue", "due")
     today = _today()
-    rows = service.worklist(db, project, unit, today, units=allowed_units(), states=states)
+    every = service.worklist(db, project, unit, today, units=allowed_units(), states=STATES)
     counts = {s: 0 for s in STATES}
-    for row in service.worklist(db, project, unit, today, units=allowed_units()):
+    for row in every:
         counts[row["state"]] += 1
-    return render_template("cases/worklist.html", rows=rows, units=units, unit=unit, states=states, counts=counts,
+    return render_template("cases/worklist.html", rows=[r for r in every if r["state"] in states], units=units, unit=unit, states=states, counts=counts,
                            today=today, project=project, projects=service.projects_with_cases(db),
                            schedule_roles=_role_labels(db, project))
 

@@ -104,6 +104,10 @@ def test_worklist_shows_due_and_overdue_for_the_leads_unit_only(site):
     assert sorted(rows) == [("F1-1", "M1", "overdue"), ("F1-1", "baseline", "overdue"),
                             ("F1-2", "M1", "overdue"), ("F1-2", "baseline", "overdue")]
     assert "F2-1" not in html and "Odense" not in html
+    # The state filters count every state, not only the ones shown: 4 overdue, and each member's
+    # next upcoming measurement (M2, window from 27.12.2024).
+    counts = dict(re.findall(r'id="state-(\w+)".*?\((\d+)\)</label>', html))
+    assert counts == {"overdue": "4", "due": "0", "upcoming": "2", "done": "0"}
     due = rows_of(client.get("/cases/?today=2024-08-09&state=due").get_data(as_text=True))
     assert sorted(due) == [("F1-1", "M1", "due"), ("F1-2", "M1", "due")]
     assert client.get("/cases/?unit=Odense").status_code == 403
