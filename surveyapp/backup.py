@@ -93,7 +93,10 @@ def restore(backup_file: str | os.PathLike, target: str | os.PathLike) -> dict:
 
 def _integrity_problems(conn: sqlite3.Connection) -> list:
     """The first rows of `PRAGMA integrity_check` if it finds anything; [] for a sound file."""
-    check = conn.execute("PRAGMA integrity_check").fetchall()
+    try:
+        check = conn.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.DatabaseError as error:  # not an SQLite file at all ("file is not a database")
+        return [str(error)]
     return [] if [tuple(r) for r in check] == [("ok",)] else check[:3]
 
 
