@@ -9,7 +9,7 @@ from collections import namedtuple
 import pytest
 
 from surveyapp import questionnaire_store, respondents, responses, rounds, tokens
-from surveyapp.results import rate_rows
+from surveyapp.results import rate_rows, response_rows
 
 # The small questionnaire (survey_yaml.SMALL_YAML): q1-q4 for everyone, q5 only after q1 = 1,
 # q6 only for the group "lead". So the applicable items are:
@@ -117,6 +117,31 @@ def test_hand_worked_totals(db, rated_round):
     assert total["threshold"] == 0.5  # the rule used goes with the numbers
     assert total["rr1"] == pytest.approx(100 * 3 / 11, abs=0.005)
     assert total["rr2"] == pytest.approx(100 * 6 / 11, abs=0.005)
+
+
+def _counts_by_key(db, round_id, units=None):
+    keys = dict(db.execute("SELECT i.id, p.key FROM invitations i JOIN people p ON p.id = i.person_id").fetchall())
+    return {keys[db.execute("SELECT invitation_id FROM responses WHERE id = ?", (r["id"],)).fetchone()[0]]:
+            (r["answered"], r["applicable"]) for r in response_rows(db, [round_id], units)}
+
+
+def test_answered_and_applicable_per_response(db, rated_round):
+    # Every response opened, against the table above (worked out by hand there).
+    assert _counts_by_key(db, rated_round) == {p.key: (p.answered, p.applicable) for p in PEOPLE if p.action}
+    assert _counts_by_key(db, rated_round, ["B"]) == {p.key: (p.answered, p.applicable) for p in PEOPLE
+                                                      if p.action and p.unit == "B"}
+    # Items an invitation does not ask leave both counts, even with an answer stored for them:
+    # a2 (q1 = 2, q2 = 9) is not asked q2: q1, q3, q4 applicable, q1 answered = (1, 3).
+    # a3 (q1 = 1, q2 = 3) is not asked q1, so q5 (shown by q1 = 1) is not asked either:
+    # q2, q3, q4 applicable, q2 answered = (1, 3).
+    # a7 (lead: q1 = 1, q2, q3, q5) is not asked q6: q1-q5 applicable, 4 answered = (4, 5).
+    for key, items in (("a2", ["q2"]), ("a3", ["q1"]), ("a7", ["q6"])):
+        invitation_id = db.execute("SELECT i.id FROM invitations i JOIN people p ON p.id = i.person_id WHERE p.key = ?",
+                                   (key,)).fetchone()[0]
+        responses.set_not_asked(db, invitation_id, items)
+    counts = _counts_by_key(db, rated_round)
+    assert (counts["a2"], counts["a3"], counts["a7"]) == ((1, 3), (1, 3), (4, 5))
+    assert counts["b2"] == (3, 4)  # others unchanged
 
 
 def test_threshold_is_the_rounds_own(db, rated_round):
