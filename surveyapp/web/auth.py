@@ -51,16 +51,6 @@ def current_user() -> dict | None:
     return g.user
 
 
-def login_required(view):
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if current_user() is None:
-            return redirect(url_for("auth.login", next=request.full_path))
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
 def roles_required(*roles: str):
     """Allow only users with one of `roles` (admin is always allowed); others get 403."""
 
