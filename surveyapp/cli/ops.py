@@ -1,8 +1,6 @@
 """Operations: serving in production, online backups, and retention (purge)."""
 from __future__ import annotations
 
-import json
-
 import click
 
 from .base import emit, main, pass_app
@@ -89,14 +87,14 @@ class _Gunicorn(BaseApplication):
 def backup_command(app, file, overwrite, fmt):
     """Copy the live database to FILE consistently, while the app keeps running (SQLite backup API).
 
-    Restore: stop the server, copy FILE over the database file, start it again with the same
-    secret key (the personal links are derived from it).
+    Restore: stop the server, `surveyapp restore FILE`, start it again with the same secret key
+    (the personal links are derived from it).
     """
     from ..backup import backup
 
     result = backup(app.db_path, file, overwrite=overwrite)
     if fmt == "json":
-        click.echo(json.dumps(result))
+        emit(result, "json")
         return
     click.echo(f"backup written to {result['file']} ({result['bytes']} bytes, integrity ok, "
                f"{result.get('responses', 0)} responses, {result.get('answers', 0)} answers, {result['seconds']} s)")
@@ -166,7 +164,7 @@ def purge_command(app, round_ref, due, force, yes, fmt):
         rounds = purge_service.due_rounds(app.db)
         results = [purge_service.purge_round(app.db, r["id"]) for r in rounds]
         if fmt == "json":
-            click.echo(json.dumps(results, ensure_ascii=False))
+            emit(results, "json")
         elif not results:
             click.echo("no round is due for purging")
         else:
@@ -178,7 +176,7 @@ def purge_command(app, round_ref, due, force, yes, fmt):
                       f"has run out? This cannot be undone", abort=True)
     result = purge_service.purge_round(app.db, round_ref, force=force)
     if fmt == "json":
-        click.echo(json.dumps(result, ensure_ascii=False))
+        emit(result, "json")
     elif result.get("already_purged"):
         click.echo(f"round '{result['name']}' was already purged at {result['already_purged']}")
     else:

@@ -43,7 +43,8 @@ def test_backup_then_restore_over_a_crashed_database(db, db_path, secret, tmp_pa
     # The same name again is refused (a backup is never overwritten by accident) ...
     again = runner.invoke(main, ["--db", str(db_path), "backup", str(backup_file)])
     assert again.exit_code == 1 and "exists" in again.output
-    assert runner.invoke(main, ["--db", str(db_path), "backup", str(db_path)]).exit_code == 1
+    onto_itself = runner.invoke(main, ["--db", str(db_path), "backup", str(db_path)])
+    assert onto_itself.exit_code == 1 and "must not be the database itself" in onto_itself.output
 
     # Later answers, then a process dies with its writes still in the WAL (no checkpoint, no close).
     save_first_page(db, secret, made["tokens"]["emp0002"])
