@@ -585,19 +585,22 @@ def person_records(db, project: str, today=None, units: list[str] | None = None)
                                          [project, *params])]
     by_member = _measurements(db, [m["id"] for m in members])
     records = []
+    specs: dict[int, list[tuple[dict, dict]]] = {}   # questionnaire version -> its scores
     for member in members:
         found = by_member.get(member["id"], [])
         plan = member_plan(db, member, today, found)
+        schedule = get_schedule(db, member["schedule_id"])
         measurements = []
         for m in found:
             scores, answers, hidden = {}, {}, []
             if m["complete"] and m["response_id"]:
                 q = questionnaire_store.get_version(db, m["questionnaire_version_id"])
                 answers = responses.load_answers(db, m["response_id"], q)
-                for spec, items in _score_specs(q):
+                if m["questionnaire_version_id"] not in specs:
+                    specs[m["questionnaire_version_id"]] = _score_specs(q)
+                for spec, items in specs[m["questionnaire_version_id"]]:
                     scores[spec["id"]] = analysis.compute_score(answers, spec, items)
                 if m["measured_on"]:
-                    schedule = get_schedule(db, member["schedule_id"])
                     hidden = sorted(schedule.hidden_items(m["questionnaire_id"], member["role"],
                                                           age_on(member["birth_date"], m["measured_on"])))
             measurements.append({"slot": m["slot"], "questionnaire": m["questionnaire_id"], "reference_date": m["measured_on"],
@@ -611,15 +614,27 @@ def person_records(db, project: str, today=None, units: list[str] | None = None)
     return records
 
 
-def count_table(db, project: str, cutoff=None, split=None, denominator: str = "sample", today=None,
-                units: list[str] | None = None) -> dict:
-    if cutoff:
-        cutoff = _date(cutoff, "--cutoff")
-    if split:
-        split = _date(split, "--split")
+def _check_table_args(cutoff, denominator: str) -> str | None:
+    """The cut-off as YYYY-MM-DD (or None); refuses an unknown denominator."""
     if denominator not in analysis.DENOMINATORS:
         raise SurveyError(f"denominator must be one of {', '.join(analysis.DENOMINATORS)}")
-    return analysis.counts(person_records(db, project, today, units), cutoff, split, denominator, today)
+    return _date(cutoff, "--cutoff") if cutoff else None
+
+
+def _min_n(db, project: str) -> int:
+    return (db.execute("SELECT min_n FROM projects WHERE id = ?", (project,)).fetchone() or {"min_n": 5})["min_n"]
+
+
+def count_table(db, project: str, cutoff=None, split=None, denominator: str = "sample", today=None,
+                units: list[str] | None = None, records: list[dict] | None = None) -> dict:
+    """Counts per unit (analysis.progress.counts). `records`: person_records(db, project, today,
+    units) when the caller has them already (a page showing several tables builds them once)."""
+    cutoff = _check_table_args(cutoff, denominator)
+    if split:
+        split = _date(split, "--split")
+    if records is None:
+        records = person_records(db, project, today, units)
+    return analysis.counts(records, cutoff, split, denominator, today)
 
 
 def score_definitions(db, project: str) -> list[dict]:
@@ -639,13 +654,13 @@ def score_definitions(db, project: str) -> list[dict]:
 
 
 def paired_tables(db, project: str, first: str = "M1", second: str = "M2", cutoff=None, denominator: str = "sample",
-                  by_unit: bool = False, today=None, units: list[str] | None = None) -> list[dict]:
-    if cutoff:
-        cutoff = _date(cutoff, "--cutoff")
-    if denominator not in analysis.DENOMINATORS:
-        raise SurveyError(f"denominator must be one of {', '.join(analysis.DENOMINATORS)}")
-    min_n = (db.execute("SELECT min_n FROM projects WHERE id = ?", (project,)).fetchone() or {"min_n": 5})["min_n"]
-    records = person_records(db, project, today, units)
+                  by_unit: bool = False, today=None, units: list[str] | None = None,
+                  records: list[dict] | None = None) -> list[dict]:
+    """One paired table (analysis.progress.paired) per score the project's schedules route to."""
+    cutoff = _check_table_args(cutoff, denominator)
+    min_n = _min_n(db, project)
+    if records is None:
+        records = person_records(db, project, today, units)
     tables = []
     for definition in score_definitions(db, project):
         result = analysis.paired(records, definition["score"], definition["questionnaire"], first, second, cutoff,
@@ -671,13 +686,12 @@ def routed_items(db, project: str) -> list[dict]:
 
 
 def item_tables(db, project: str, slot: str = "M1", cutoff=None, denominator: str = "asked", today=None,
-                units: list[str] | None = None) -> list[dict]:
-    if cutoff:
-        cutoff = _date(cutoff, "--cutoff")
-    if denominator not in analysis.DENOMINATORS:
-        raise SurveyError(f"denominator must be one of {', '.join(analysis.DENOMINATORS)}")
-    min_n = (db.execute("SELECT min_n FROM projects WHERE id = ?", (project,)).fetchone() or {"min_n": 5})["min_n"]
-    records = person_records(db, project, today, units)
+                units: list[str] | None = None, records: list[dict] | None = None) -> list[dict]:
+    """One table (analysis.progress.item_table) per item the project's schedules ask only some members."""
+    cutoff = _check_table_args(cutoff, denominator)
+    min_n = _min_n(db, project)
+    if records is None:
+        records = person_records(db, project, today, units)
     return [{**spec, **analysis.item_table(records, spec["questionnaire"], spec["item"], spec["options"], slot, cutoff,
                                            denominator, min_n)}
             for spec in routed_items(db, project)]

@@ -281,16 +281,18 @@ def counts():
     args = request.args
     error, result = None, None
     denominator = args.get("denominator") if args.get("denominator") in ("sample", "asked") else "sample"
+    today = _today()
+    records = service.person_records(db, project, today, allowed_units())   # the three tables read the same people
     try:
         result = service.count_table(db, project, args.get("cutoff") or None, args.get("split") or None, denominator,
-                                     _today(), allowed_units())
+                                     today, records=records)
     except SurveyError as exc:
         error = str(exc)
     paired, paired_error = [], None
     if result is not None:
         try:
             paired = service.paired_tables(db, project, cutoff=args.get("cutoff") or None, denominator=denominator,
-                                           by_unit=args.get("by_unit") == "1", today=_today(), units=allowed_units())
+                                           by_unit=args.get("by_unit") == "1", today=today, records=records)
         except SurveyError as exc:
             paired_error = str(exc)
     item_slot = args.get("item_slot") or "M1"
@@ -298,8 +300,8 @@ def counts():
     items = []
     if result is not None:
         try:
-            items = service.item_tables(db, project, item_slot, args.get("cutoff") or None, item_denominator, _today(),
-                                        allowed_units())
+            items = service.item_tables(db, project, item_slot, args.get("cutoff") or None, item_denominator, today,
+                                        records=records)
         except SurveyError as exc:
             paired_error = paired_error or str(exc)
     slots = []
