@@ -27,6 +27,8 @@ import string
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 
+from analysis.formatting import month_year
+
 from . import audit, tokens
 from .db import now as db_now, transaction
 from .errors import Conflict, SurveyError
@@ -153,10 +155,6 @@ def render(template: dict, round_: dict, person: dict, link: str) -> tuple[str, 
     return subject, template["body"].format_map(values)
 
 
-MONTHS = ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober",
-          "november", "december"]
-
-
 def _english_date(iso: str) -> str:
     day = dt.date.fromisoformat(iso[:10])
     return f"on {day.day} {day:%B} {day.year}"
@@ -164,7 +162,7 @@ def _english_date(iso: str) -> str:
 
 def _danish_date(iso: str) -> str:
     day = dt.date.fromisoformat(iso[:10])
-    return f"den {day.day}. {MONTHS[day.month - 1]} {day.year}"
+    return f"den {day.day}. {month_year(day)}"
 
 
 # --- Who gets what ------------------------------------------------------------------------------
