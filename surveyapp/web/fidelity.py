@@ -18,6 +18,8 @@ evaluator (read-only). The views only call `surveyapp.fidelity`.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -159,9 +161,11 @@ def reopen(project):
 # ---------------------------------------------------------------- overview, trends, profiles
 
 
-def _overview(project: str):
+def _for_round(read, project: str) -> dict:
+    """A page's data from `read(db, project, ?round=, the user's units)` (the overview, status
+    notes or self-evaluation): 404 for an unknown project or round, 400 when the service refuses."""
     try:
-        return service.overview(get_db(), project, _round_arg(), allowed_units())
+        return read(get_db(), project, _round_arg(), allowed_units())
     except NotFound:
         abort(404)
     except SurveyError as problem:
@@ -172,7 +176,7 @@ def _overview(project: str):
 @roles_required(*EVERYONE)
 def overview(project):
     project_row = _project(project)
-    matrix = _overview(project)
+    matrix = _for_round(service.overview, project)
     return render_template("fidelity/overview.html", project=project_row, m=matrix, title="Fidelitet: overblik")
 
 
@@ -180,7 +184,7 @@ def overview(project):
 @roles_required(*EVERYONE)
 def overview_csv(project):
     _project(project)
-    matrix = _overview(project)
+    matrix = _for_round(service.overview, project)
     rows = fa.overview_rows(matrix)
     columns = ["round", "unit", "index", "score", "light", "answered_items", "n_items", "n_units", "alpha"]
     return _download(service.to_csv(rows, columns, matrix["rules"]), f"fidelitet-{project}-{matrix['round']}.csv",
@@ -232,20 +236,11 @@ def profile_pdf(project, unit):
 # ---------------------------------------------------------------- activities and goals
 
 
-def _notes(project: str):
-    try:
-        return service.status_notes(get_db(), project, _round_arg(), allowed_units())
-    except NotFound:
-        abort(404)
-    except SurveyError as problem:
-        abort(400, str(problem))
-
-
 @bp.get("/<project>/status")
 @roles_required(*EVERYONE)
 def status(project):
     project_row = _project(project)
-    notes = _notes(project)
+    notes = _for_round(service.status_notes, project)
     user = current_user()
     units = ([""] if user["role"] == "admin" else []) + _visible_units(project)
     return render_template("fidelity/status.html", project=project_row, n=notes, units=units,
@@ -258,7 +253,7 @@ def status_export(project, fmt):
     _project(project)
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    notes = _notes(project)
+    notes = _for_round(service.status_notes, project)
     body = service.status_notes_file(notes, fmt)
     mimetype = "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return _download(body, f"statusnotat-{project}-{notes['round']}.{fmt}", mimetype)
@@ -278,19 +273,32 @@ def _float(name: str) -> float | None:
         raise SurveyError(_("'%(value)s' er ikke et tal", value=request.form.get(name))) from None
 
 
+@contextmanager
+def _refusal_flashed(message: str):
+    """Around a change posted from the status page: the service's refusal (SurveyError) is flashed
+    as `message` (a translated text with %(problem)s) instead of raised; the view then goes _back."""
+    try:
+        yield
+    except SurveyError as problem:
+        flash(message % {"problem": problem}, "error")
+
+
+def _editable(row: dict, project: str) -> dict:
+    """A milestone, activity or indicator of this project whose unit the user may edit (else 403)."""
+    if row["project_id"] != project or not _can_edit_unit(row["unit"]):
+        abort(403)
+    return row
+
+
 @bp.post("/<project>/milestones/<int:milestone_id>")
 @roles_required(*LEADS)
 def milestone_status(project, milestone_id):
     db = get_db()
-    try:
-        milestone = service.get_milestone(db, milestone_id)
-        if milestone["project_id"] != project or not _can_edit_unit(milestone["unit"]):
-            abort(403)
+    with _refusal_flashed(_("Status blev ikke gemt: %(problem)s")):
+        _editable(service.get_milestone(db, milestone_id), project)
         service.set_milestone_status(db, milestone_id, request.form.get("round"), request.form.get("status") or None,
                                      _float("value"), request.form.get("comment"), actor=_actor())
         flash(_("Status er gemt."), "info")
-    except SurveyError as problem:
-        flash(_("Status blev ikke gemt: %(problem)s", problem=problem), "error")
     return _back(project)
 
 
@@ -298,16 +306,12 @@ def milestone_status(project, milestone_id):
 @roles_required(*LEADS)
 def milestone_override(project, milestone_id):
     db = get_db()
-    try:
-        milestone = service.get_milestone(db, milestone_id)
-        if milestone["project_id"] != project or not _can_edit_unit(milestone["unit"]):
-            abort(403)
+    with _refusal_flashed(_("Trafiklyset blev ikke ændret: %(problem)s")):
+        _editable(service.get_milestone(db, milestone_id), project)
         light = request.form.get("light") or None
         service.override_light(db, milestone_id, request.form.get("round"), None if light == "auto" else light,
                                request.form.get("reason"), actor=_actor())
         flash(_("Trafiklyset er ændret.") if light not in (None, "auto") else _("Forslaget gælder igen."), "info")
-    except SurveyError as problem:
-        flash(_("Trafiklyset blev ikke ændret: %(problem)s", problem=problem), "error")
     return _back(project)
 
 
@@ -315,15 +319,11 @@ def milestone_override(project, milestone_id):
 @roles_required(*LEADS)
 def indicator_value(project, indicator_id):
     db = get_db()
-    try:
-        indicator = service.get_indicator(db, indicator_id)
-        if indicator["project_id"] != project or not _can_edit_unit(indicator["unit"]):
-            abort(403)
+    with _refusal_flashed(_("Værdien blev ikke gemt: %(problem)s")):
+        _editable(service.get_indicator(db, indicator_id), project)
         service.set_indicator_value(db, indicator_id, request.form.get("round"), _float("value"), request.form.get("comment"),
                                     actor=_actor())
         flash(_("Værdien er gemt."), "info")
-    except SurveyError as problem:
-        flash(_("Værdien blev ikke gemt: %(problem)s", problem=problem), "error")
     return _back(project)
 
 
@@ -331,9 +331,8 @@ def indicator_value(project, indicator_id):
 @roles_required()
 def indicator_retire(project, indicator_id):
     db = get_db()
-    try:
-        indicator = service.get_indicator(db, indicator_id)
-        if indicator["project_id"] != project:
+    with _refusal_flashed(_("Indikatoren blev ikke ændret: %(problem)s")):
+        if service.get_indicator(db, indicator_id)["project_id"] != project:
             abort(404)
         if request.form.get("action") == "replace":
             service.replace_indicator(db, indicator_id, request.form.get("round"), request.form.get("reason"),
@@ -343,24 +342,26 @@ def indicator_retire(project, indicator_id):
         else:
             service.drop_indicator(db, indicator_id, request.form.get("round"), request.form.get("reason"), actor=_actor())
             flash(_("Indikatoren er markeret som udgået."), "info")
-    except SurveyError as problem:
-        flash(_("Indikatoren blev ikke ændret: %(problem)s", problem=problem), "error")
     return _back(project)
+
+
+def _form_unit() -> str:
+    """The unit a new activity/indicator is for ('' = the whole project); 403 unless the user may edit it."""
+    unit = (request.form.get("unit") or "").strip()
+    if not _can_edit_unit(unit):
+        abort(403)
+    return unit
 
 
 @bp.post("/<project>/activities")
 @roles_required(*LEADS)
 def activity_add(project):
     _project(project)
-    unit = (request.form.get("unit") or "").strip()
-    if not _can_edit_unit(unit):
-        abort(403)
-    try:
+    unit = _form_unit()
+    with _refusal_flashed(_("Aktiviteten blev ikke oprettet: %(problem)s")):
         service.add_activity(get_db(), project, request.form.get("code"), request.form.get("title"), request.form.get("owner"),
                              unit, request.form.get("description") or None, request.form.get("from_round") or None, actor=_actor())
         flash(_("Aktiviteten er oprettet."), "info")
-    except SurveyError as problem:
-        flash(_("Aktiviteten blev ikke oprettet: %(problem)s", problem=problem), "error")
     return _back(project)
 
 
@@ -368,15 +369,11 @@ def activity_add(project):
 @roles_required(*LEADS)
 def milestone_add(project, activity_id):
     db = get_db()
-    try:
-        activity = service.get_activity(db, activity_id)
-        if activity["project_id"] != project or not _can_edit_unit(activity["unit"]):
-            abort(403)
+    with _refusal_flashed(_("Milepælen blev ikke oprettet: %(problem)s")):
+        _editable(service.get_activity(db, activity_id), project)
         service.add_milestone(db, activity_id, request.form.get("title"), request.form.get("measure") or "status",
                               _float("target"), request.form.get("due_round") or None, actor=_actor())
         flash(_("Milepælen er oprettet."), "info")
-    except SurveyError as problem:
-        flash(_("Milepælen blev ikke oprettet: %(problem)s", problem=problem), "error")
     return _back(project)
 
 
@@ -384,13 +381,11 @@ def milestone_add(project, activity_id):
 @roles_required()
 def activity_drop(project, activity_id):
     db = get_db()
-    try:
+    with _refusal_flashed(_("Aktiviteten blev ikke ændret: %(problem)s")):
         if service.get_activity(db, activity_id)["project_id"] != project:
             abort(404)
         service.drop_activity(db, activity_id, request.form.get("round"), request.form.get("reason"), actor=_actor())
         flash(_("Aktiviteten er markeret som udgået."), "info")
-    except SurveyError as problem:
-        flash(_("Aktiviteten blev ikke ændret: %(problem)s", problem=problem), "error")
     return _back(project)
 
 
@@ -398,37 +393,24 @@ def activity_drop(project, activity_id):
 @roles_required(*LEADS)
 def indicator_add(project):
     _project(project)
-    unit = (request.form.get("unit") or "").strip()
-    if not _can_edit_unit(unit):
-        abort(403)
-    try:
+    unit = _form_unit()
+    with _refusal_flashed(_("Indikatoren blev ikke oprettet: %(problem)s")):
         service.add_indicator(get_db(), project, request.form.get("code"), request.form.get("title"),
                               request.form.get("measure_unit") or "", _float("baseline"), _float("target"),
                               request.form.get("direction") or "higher", unit, request.form.get("from_round") or None,
                               actor=_actor())
         flash(_("Indikatoren er oprettet."), "info")
-    except SurveyError as problem:
-        flash(_("Indikatoren blev ikke oprettet: %(problem)s", problem=problem), "error")
     return _back(project)
 
 
 # ---------------------------------------------------------------- self-evaluation
 
 
-def _self_evaluation(project: str):
-    try:
-        return service.self_evaluation(get_db(), project, _round_arg(), allowed_units())
-    except NotFound:
-        abort(404)
-    except SurveyError as problem:
-        abort(400, str(problem))
-
-
 @bp.get("/<project>/self-evaluation")
 @roles_required(*EVERYONE)
 def self_evaluation(project):
     project_row = _project(project)
-    matrix = _self_evaluation(project)
+    matrix = _for_round(service.self_evaluation, project)
     rounds = service.kind_rounds(get_db(), project, "self_evaluation")
     return render_template("fidelity/self_evaluation.html", project=project_row, m=matrix, rounds=rounds,
                            title="Selvevaluering")
@@ -438,6 +420,6 @@ def self_evaluation(project):
 @roles_required(*EVERYONE)
 def self_evaluation_csv(project):
     _project(project)
-    matrix = _self_evaluation(project)
+    matrix = _for_round(service.self_evaluation, project)
     return _download(service.to_csv(service.self_evaluation_rows(matrix), ["round", "unit", "item", "code", "label", "reason"],
                                     matrix["rules"]), f"selvevaluering-{project}.csv", "text/csv; charset=utf-8")

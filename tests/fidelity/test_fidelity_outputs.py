@@ -214,3 +214,21 @@ def test_console_creates_activities_milestones_indicators_and_replaces(admin, cl
     assert client.post("/fidelity/fid/activities", data={"code": "A10", "title": "X", "unit": "Syd"}).status_code == 403
     assert client.post("/fidelity/fid/activities", data={"code": "A10", "title": "X", "unit": "Nord"}).status_code == 302
     assert fidelity.find_activity(db, "fid", "A10", "Nord")["title"] == "X"
+
+
+def test_console_changes_flash_the_refusal_and_check_the_unit(admin, client, db, fid_project):
+    indicator = fidelity.add_indicator(db, "fid", "M1", "Familier", "antal", 0, 40, unit="Syd")
+    page = admin.post(f"/fidelity/fid/indicators/{indicator}", data={"round": "R1", "value": "mange"}, follow_redirects=True)
+    assert "Værdien blev ikke gemt: &#39;mange&#39; er ikke et tal" in page.get_data(as_text=True)
+    assert fidelity.status_notes(db, "fid", "R1")["indicators"][0]["value"] is None
+    page = admin.post("/fidelity/fid/activities", data={"round": "R1", "code": "", "title": "Uden kode"}, follow_redirects=True)
+    assert "Aktiviteten blev ikke oprettet: an activity needs a code and a title" in page.get_data(as_text=True)
+    page = admin.post(f"/fidelity/fid/indicators/{indicator}", data={"round": "R1", "value": "12,5"}, follow_redirects=True)
+    assert "Værdien er gemt." in page.get_data(as_text=True)
+    assert fidelity.status_notes(db, "fid", "R1")["indicators"][0]["value"] == 12.5
+    # A unit lead for Nord may not change Syd's indicator; another project's id is refused too.
+    admin.post("/logout")
+    client.post("/login", data={"username": "lead", "password": "lead-password-1"})
+    assert client.post(f"/fidelity/fid/indicators/{indicator}", data={"round": "R1", "value": "1"}).status_code == 403
+    assert client.post(f"/fidelity/other/indicators/{indicator}", data={"round": "R1", "value": "1"}).status_code == 403
+    assert fidelity.status_notes(db, "fid", "R1")["indicators"][0]["value"] == 12.5
