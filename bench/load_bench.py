@@ -45,8 +45,9 @@ QUESTIONNAIRE = Path(__file__).resolve().parent / "questionnaire-30.yaml"
 # The `surveyapp` command of the Python running this script (works wherever the venv lives).
 SURVEYAPP_COMMAND = [sys.executable, "-c", "import sys; from surveyapp.cli import main; sys.exit(main())"]
 SECRET = "load-bench-secret-key-not-for-production"
-CSRF_RE = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
 CSRF_RE_BYTES = re.compile(rb'name="csrf_token"\s+value="([^"]+)"')  # searched in the raw body: no decoding
+if str(ROOT) not in sys.path:  # `surveyapp` importable however the script is started
+    sys.path.insert(0, str(ROOT))
 
 
 # ---------------------------------------------------------------------------- the database
@@ -55,7 +56,6 @@ CSRF_RE_BYTES = re.compile(rb'name="csrf_token"\s+value="([^"]+)"')  # searched 
 def prepare(db_path: Path, respondents: int, secret: str = SECRET, anonymous: bool = False) -> dict:
     """A fresh database with the 30-item questionnaire, an open round and `respondents` links.
     Returns {"round_id", "tokens": [token, ...], "invitations": [id, ...]} in respondent order."""
-    sys.path.insert(0, str(ROOT))
     from surveyapp import questionnaire_store, respondents as respondent_service, rounds, tokens
     from surveyapp.db import connect, migrate, transaction
 
@@ -76,7 +76,6 @@ def prepare(db_path: Path, respondents: int, secret: str = SECRET, anonymous: bo
 
 def questionnaire_pages() -> list[list[tuple[str, str]]]:
     """[(item_id, type)] per page, read from the YAML through the real model."""
-    sys.path.insert(0, str(ROOT))
     from surveyapp.questionnaire import load_file
 
     q = load_file(QUESTIONNAIRE)
@@ -157,14 +156,16 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.process.returncode} (log: {self.log})")
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/healthz")
                 if conn.getresponse().status == 200:
-                    conn.close()
                     return self
             except OSError:
-                time.sleep(0.1)
+                pass
+            finally:
+                conn.close()
+            time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"the server did not answer /healthz within {timeout} s")
 
@@ -564,7 +565,9 @@ def main(argv=None) -> int:
     db_path = folder / "bench.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    warm = 4 * args.workers  # not measured: they make every worker compile its templates first
+    # Not measured: each worker's first requests fill its own caches (parsed questionnaire versions, the
+    # throttle's copy of the blocks); the templates are compiled by `serve` before the workers fork.
+    warm = 4 * args.workers
     savers = args.concurrency if args.save_seconds > 0 else 0  # the save-only clients' own respondents
     prepared = prepare(db_path, args.respondents + warm + savers)
     server = Server(db_path, args.workers, args.threads, log=folder / "server.log").start()
