@@ -235,6 +235,11 @@ def item_rows(db, round_refs: list | None = None, by: tuple[str, ...] = (), proj
         if not d or not d.replace("_", "").isalnum():
             raise SurveyError(f"cannot break down by '{d}'")
     raw = answer_counts(db, scope.round_ids, by, units, items, responded_only, multiple_items(scope))
+    return _item_table(scope, by, raw, decimals)
+
+
+def _item_table(scope: Scope, by: tuple[str, ...], raw: list[tuple], decimals: int | None) -> list[dict]:
+    """item_rows from the answer counts (answer_counts with the same breakdown `by`)."""
     dims = tuple(d for d in by if d != "group")
     # (round, item, version) -> {(group, *dims): {code: count}}
     tables: dict[tuple, dict[tuple, dict]] = defaultdict(lambda: defaultdict(dict))
@@ -326,11 +331,11 @@ def _round_row(row: dict, digits: int) -> None:
             row[k] = {code: round(v, digits) for code, v in row[k].items()}
 
 
-def hidden_cells(db, scope: Scope, by: tuple[str, ...], units: list[str] | None = None,
-                 items: list[str] | None = None) -> set[tuple]:
-    """(round_id, group or None, item, version) of the cells the item table suppresses."""
+def hidden_cells(scope: Scope, by: tuple[str, ...], raw: list[tuple]) -> set[tuple]:
+    """(round_id, group or None, item, version) of the cells the item table suppresses, from the
+    answer counts the caller has read (answer_counts with the same `by`)."""
     return {(r["round_id"], r.get("group"), r["item"], r["item_version"])
-            for r in item_rows(db, by=by, units=units, items=items, scope=scope, decimals=None) if r["suppressed"]}
+            for r in _item_table(scope, by, raw, None) if r["suppressed"]}
 
 
 def item_changes(db, round_refs: list | None = None, by_group: bool = True, project: str | None = None,
@@ -340,8 +345,9 @@ def item_changes(db, round_refs: list | None = None, by_group: bool = True, proj
     group: diff_share in procentpoint and diff_mean in scale points from unrounded counts,
     with chi-square and Mann-Whitney p-values. Suppressed cells are not compared."""
     scope = scope or Scope(db, round_refs, project, units)
-    hidden = hidden_cells(db, scope, ("group",) if by_group else (), units, items)
-    raw = answer_counts(db, scope.round_ids, ("group",) if by_group else (), units, items)
+    by = ("group",) if by_group else ()
+    raw = answer_counts(db, scope.round_ids, by, units, items)
+    hidden = hidden_cells(scope, by, raw)
     series: dict[tuple, dict[int, dict]] = defaultdict(dict)
     groups_seen: dict[tuple, set] = defaultdict(set)
     for round_id, group, item_id, version, code, count in raw:
@@ -558,8 +564,8 @@ def construct_rows(db, round_refs: list | None = None, group_a: str = "ledere", 
     """Managers vs staff (any two groups) on parallel items linked by `construct`, per round.
     diff = group_b - group_a. Cells below the minimum n are not compared."""
     scope = Scope(db, round_refs, project, units)
-    hidden = hidden_cells(db, scope, ("group",), units)
     raw = answer_counts(db, scope.round_ids, ("group",), units)
+    hidden = hidden_cells(scope, ("group",), raw)
     counts: dict[tuple, dict] = defaultdict(dict)
     for round_id, group, item_id, version, code, count in raw:
         counts[(round_id, group, item_id, version)][code] = count
