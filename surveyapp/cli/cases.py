@@ -20,6 +20,11 @@ main.add_command(cases)
 
 project_option = click.option("--project", default="familieprogression", show_default=True, help="Project id.")
 today_option = click.option("--today", default=None, help="Pretend today is this date (YYYY-MM-DD).")
+cutoff_option = click.option("--cutoff", default=None, help="Inclusion cut-off date (YYYY-MM-DD).")
+
+
+def denominator_option(default: str):
+    return click.option("--denominator", type=click.Choice(["sample", "asked"]), default=default, show_default=True)
 
 
 @cases.command("schedule-check")
@@ -179,9 +184,9 @@ def link(app, member, slot, registered_by, send):
 
 
 @cases.command("counts")
-@click.option("--cutoff", default=None, help="Inclusion cut-off date (YYYY-MM-DD).")
+@cutoff_option
 @click.option("--split", default=None, help="Split the sample by intake before / from this date.")
-@click.option("--denominator", type=click.Choice(["sample", "asked"]), default="sample", show_default=True)
+@denominator_option("sample")
 @project_option
 @today_option
 @format_option
@@ -212,8 +217,8 @@ def counts(app, cutoff, split, denominator, project, today, fmt):
 @cases.command("paired")
 @click.option("--first", default="M1", show_default=True)
 @click.option("--second", default="M2", show_default=True)
-@click.option("--cutoff", default=None)
-@click.option("--denominator", type=click.Choice(["sample", "asked"]), default="sample", show_default=True)
+@cutoff_option
+@denominator_option("sample")
 @click.option("--by-unit", is_flag=True)
 @click.option("--figures", "figure_dir", type=click.Path(file_okay=False), default=None,
               help="Write one PNG (+ CSV of its numbers) per score here.")
@@ -248,8 +253,8 @@ def paired(app, first, second, cutoff, denominator, by_unit, figure_dir, project
 
 @cases.command("items")
 @click.option("--slot", default="M1", show_default=True)
-@click.option("--cutoff", default=None)
-@click.option("--denominator", type=click.Choice(["sample", "asked"]), default="asked", show_default=True)
+@cutoff_option
+@denominator_option("asked")
 @project_option
 @today_option
 @format_option
