@@ -2,24 +2,18 @@
 what the separate look-ups give, and refuses what find_invitation refuses."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from surveyapp import responses, rounds, tokens
 from surveyapp.db import connect
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import load_bench  # noqa: E402
 
-
-def _db(tmp_path, anonymous=False):
-    prepared = load_bench.prepare(tmp_path / "v.db", 3, anonymous=anonymous)
+def _db(bench, tmp_path, anonymous=False):
+    prepared = bench.prepare(tmp_path / "v.db", 3, anonymous=anonymous)
     return connect(tmp_path / "v.db"), prepared
 
 
-def test_same_as_the_separate_lookups(tmp_path):
-    db, prepared = _db(tmp_path)
-    secret = load_bench.SECRET
+def test_same_as_the_separate_lookups(bench, tmp_path):
+    db, prepared = _db(bench, tmp_path)
+    secret = bench.SECRET
     token = prepared["tokens"][1]
     found = tokens.find_visit(db, secret, token)
     invitation = tokens.find_invitation(db, secret, token)
@@ -35,17 +29,17 @@ def test_same_as_the_separate_lookups(tmp_path):
     assert tokens.find_visit(db, secret, prepared["tokens"][2])["response"] is None
 
 
-def test_refuses_unknown_and_forged_tokens(tmp_path):
-    db, prepared = _db(tmp_path)
-    secret = load_bench.SECRET
+def test_refuses_unknown_and_forged_tokens(bench, tmp_path):
+    db, prepared = _db(bench, tmp_path)
+    secret = bench.SECRET
     assert tokens.find_visit(db, secret, "x" * 43) is None
     assert tokens.find_visit(db, "another-secret", prepared["tokens"][0]) is None  # hash found, HMAC fails
     assert tokens.find_visit(db, secret, "not a token") is None
 
 
-def test_anonymous_round_never_joins_the_response(tmp_path):
-    db, prepared = _db(tmp_path, anonymous=True)
-    secret = load_bench.SECRET
+def test_anonymous_round_never_joins_the_response(bench, tmp_path):
+    db, prepared = _db(bench, tmp_path, anonymous=True)
+    secret = bench.SECRET
     token = prepared["tokens"][0]
     invitation = tokens.find_invitation(db, secret, token)
     responses.start_response(db, secret, token, invitation)
