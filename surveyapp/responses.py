@@ -50,7 +50,7 @@ def start_response(db, secret: str, token: str, invitation: dict) -> dict:
     existing = find_response(db, secret, token, invitation)
     if existing:
         return existing
-    round_ = get_round(db, invitation["round_id"])
+    round_ = {"id": invitation["round_id"], "anonymous": invitation["anonymous"]}  # as find_invitation read it
     version_id = version_for_group(db, round_["id"], invitation["group_name"])
     anonymous = bool(round_["anonymous"])
     for _attempt in range(3):
@@ -86,19 +86,14 @@ def questionnaire_of(db, response: dict) -> Questionnaire:
 def load_answers(db, response_id: int, q: Questionnaire) -> dict:
     """{item_id: value} as the form and show_if use them (codes as ints, lists for multiple choice)."""
     answers = {}
-    by_id = _items_by_id(q)
     for item_id, value_num, value_text in db.conn.execute(
             "SELECT item_id, value_num, value_text FROM answers WHERE response_id = ?", (response_id,)):
-        item = by_id.get(item_id)
-        if item is None:
+        try:
+            item = q.item(item_id)
+        except KeyError:  # not an item of this version
             continue
         answers[item_id] = decode_answer(item, value_num, value_text)
     return answers
-
-
-def _items_by_id(q: Questionnaire) -> dict:
-    """{item id: item}: q.item() scans every item for each look-up."""
-    return {item.id: item for item in q.items()}
 
 
 def not_asked_of(db, response: dict | None = None, invitation_id: int | None = None) -> frozenset[str]:
@@ -221,12 +216,11 @@ def save_page(db, response: dict, section_index: int, form: dict | Callable[[dic
         if errors:
             raise PageInvalid(errors)
         stamp = _stamp(round_)
-        versions = {item.id: item.version for item in q.items()}
         db.conn.executemany(
             "INSERT INTO answers (response_id, item_id, item_version, value_num, value_text, saved_at) VALUES (?,?,?,?,?,?) "
             "ON CONFLICT (response_id, item_id) DO UPDATE SET value_num = excluded.value_num, "
             "value_text = excluded.value_text, item_version = excluded.item_version, saved_at = excluded.saved_at",
-            [(response["id"], item_id, versions[item_id], num, text, stamp) for item_id, (num, text) in to_store.items()],
+            [(response["id"], item_id, q.item(item_id).version, num, text, stamp) for item_id, (num, text) in to_store.items()],
         )
         if to_clear:
             db.conn.executemany("DELETE FROM answers WHERE response_id = ? AND item_id = ?",
@@ -240,9 +234,8 @@ def save_page(db, response: dict, section_index: int, form: dict | Callable[[dic
     after = {**current}
     for item_id in to_clear:
         after.pop(item_id, None)
-    by_id = _items_by_id(q)
     for item_id, (num, text) in to_store.items():
-        after[item_id] = decode_answer(by_id[item_id], num, text)
+        after[item_id] = decode_answer(q.item(item_id), num, text)
     return {"stored": len(to_store), "cleared": len(to_clear), "answers": after}
 
 
@@ -308,8 +301,9 @@ def submit(db, response: dict, invitation_id: int | None = None, not_asked: Coll
                   if i.id in answers and not q.is_shown(i, answers, response["group_name"], not_asked)]
         if hidden:
             db.conn.executemany("DELETE FROM answers WHERE response_id = ? AND item_id = ?", [(response["id"], h) for h in hidden])
+        stamp = _stamp(round_)  # one reading of the clock: submitted_at = last_saved_at for a response never saved
         db.execute("UPDATE responses SET status = 'complete', submitted_at = ?, last_saved_at = COALESCE(last_saved_at, ?) WHERE id = ?",
-                   (_stamp(round_), _stamp(round_), response["id"]))
+                   (stamp, stamp, response["id"]))
         _mark_invitation(db, {**response, "_invitation_id": invitation_id}, completed=True)
     return get_response(db, response["id"])
 
