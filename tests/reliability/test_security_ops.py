@@ -7,13 +7,12 @@ import io
 import hashlib
 import re
 import secrets
-import time
 
 import pytest
 
 from reliability_support import make_round, person
 from surveyapp import create_app, tokens
-from surveyapp.db import connect, transaction
+from surveyapp.db import transaction
 from surveyapp.throttle import Throttle, client_key
 
 CSRF_RE = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
@@ -271,6 +270,15 @@ def test_oversized_bodies_get_413_and_store_nothing(client, db, round_):
     assert db.execute("SELECT COUNT(*) FROM people").fetchone()[0] == people_before
 
 
+def _urls(app, samples):
+    """(rule, URL with the sample values filled in) for every route of the app."""
+    for rule in app.url_map.iter_rules():
+        url = rule.rule
+        for name in rule.arguments:
+            url = re.sub(rf"<(?:[a-z]+:)?{name}>", str(samples.get(name, 1)), url)
+        yield rule, url
+
+
 def test_every_post_route_refuses_a_post_without_csrf_token(db, db_path, secret, round_):
     """Generic: any route that accepts POST (now or added later) answers 400 without the token,
     before its view runs (so before login checks too), and nothing changes in the database."""
@@ -281,12 +289,9 @@ def test_every_post_route_refuses_a_post_without_csrf_token(db, db_path, secret,
     before = {t: db.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
     samples = {"token": round_["tokens"]["emp0007"], "project": "p", "slot": "baseline"}
     posted = []
-    for rule in app.url_map.iter_rules():
+    for rule, url in _urls(app, samples):
         if not rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
             continue
-        url = rule.rule
-        for name in rule.arguments:
-            url = re.sub(rf"<(?:[a-z]+:)?{name}>", str(samples.get(name, 1)), url)
         for method in sorted(rule.methods & {"POST", "PUT", "PATCH", "DELETE"}):
             response = client.open(url, method=method, data={"action": "next", "username": "a", "password": "b"})
             assert response.status_code == 400, (method, url, response.status_code)
@@ -318,14 +323,6 @@ def test_behind_a_proxy_the_throttle_sees_the_real_client(bench, tmp_path):
 
 
 PUBLIC = {"/", "/healthz", "/login", "/logout", "/static/<path:filename>"}  # plus the answer links /s/...
-
-
-def _urls(app, samples):
-    for rule in app.url_map.iter_rules():
-        url = rule.rule
-        for name in rule.arguments:
-            url = re.sub(rf"<(?:[a-z]+:)?{name}>", str(samples.get(name, 1)), url)
-        yield rule, url
 
 
 def test_every_route_but_the_public_ones_needs_a_login_and_evaluators_cannot_write(db, db_path, secret, round_):
