@@ -30,8 +30,7 @@ def make_round(db, secret: str, people: list[dict], name: str = "Runde 1", anony
     from surveyapp import questionnaire_store, respondents, rounds, tokens
     from surveyapp.db import transaction
 
-    questionnaire_store.load(db, yaml_path)
-    qid = yaml_path.read_text(encoding="utf-8").split("\nid: ", 1)[1].split("\n", 1)[0].strip()
+    qid = questionnaire_store.load(db, yaml_path)["questionnaire"]
     round_id = rounds.create_round(db, name, {"": qid}, project=project, anonymous=anonymous, retention_days=retention_days)
     round_ = rounds.get_round(db, round_id)
     ids = {}
