@@ -94,6 +94,12 @@ def get_schedule(db, schedule_id: str) -> Schedule:
     return _parse_schedule(row["sha256"], row["yaml"])
 
 
+def project_schedules(db, project: str) -> list[Schedule]:
+    """The schedules the project's families follow."""
+    return [get_schedule(db, r["schedule_id"])
+            for r in db.query("SELECT DISTINCT schedule_id FROM cases WHERE project_id = ? ORDER BY schedule_id", [project])]
+
+
 @functools.lru_cache(maxsize=32)
 def _parse_schedule(sha: str, text: str) -> Schedule:
     return parse(text, f"<stored schedule {sha[:8]}>")
@@ -126,16 +132,21 @@ def open_case(db, project: str, key: str, unit: str, opened_on, schedule_id: str
     return case_id
 
 
+def _check_closing(what: str, row: dict, closed: str, started: str, start_text: str) -> None:
+    """A family or member is closed once, and not before it started."""
+    if row["closed_on"]:
+        raise Conflict(f"{what} '{row['key']}' was already closed on {row['closed_on']}")
+    if closed < started:
+        raise SurveyError(f"{what} '{row['key']}' cannot close ({closed}) before {start_text} ({started})")
+
+
 def close_case(db, case_ref, closed_on, reason: str | None = None, actor: str = "cli") -> dict:
     """Close a family and every member still open in it (on the same date, or their intake
     date if that is later)."""
     closed = _date(closed_on, "closed on")
     with transaction(db):
         case = get_case(db, case_ref)
-        if case["closed_on"]:
-            raise Conflict(f"family '{case['key']}' was already closed on {case['closed_on']}")
-        if closed < case["opened_on"]:
-            raise SurveyError(f"family '{case['key']}' cannot close ({closed}) before it opened ({case['opened_on']})")
+        _check_closing("family", case, closed, case["opened_on"], "it opened")
         late = db.execute("SELECT p.key, m.intake_on FROM case_members m JOIN people p ON p.id = m.person_id "
                           "WHERE m.case_id = ? AND m.closed_on IS NULL AND m.intake_on > ?", (case["id"], closed)).fetchall()
         if late:
@@ -237,10 +248,7 @@ def close_member(db, member_ref, closed_on, actor: str = "cli") -> dict:
     closed = _date(closed_on, "closed on")
     with transaction(db):
         member = get_member(db, member_ref)
-        if member["closed_on"]:
-            raise Conflict(f"member '{member['key']}' was already closed on {member['closed_on']}")
-        if closed < member["intake_on"]:
-            raise SurveyError(f"member '{member['key']}' cannot close ({closed}) before intake ({member['intake_on']})")
+        _check_closing("member", member, closed, member["intake_on"], "intake")
         db.execute("UPDATE case_members SET closed_on = ? WHERE id = ?", (closed, member["id"]))
         audit.record(db, actor, "case.member_closed", member=member["key"], closed_on=closed)
     return get_member_by_id(db, member["id"])
@@ -640,10 +648,9 @@ def count_table(db, project: str, cutoff=None, split=None, denominator: str = "s
 def score_definitions(db, project: str) -> list[dict]:
     """The scores of the instruments the project's schedules route to, with their cut-offs."""
     out = []
-    schedule_ids = [r["schedule_id"] for r in db.query("SELECT DISTINCT schedule_id FROM cases WHERE project_id = ?", [project])]
     seen = set()
-    for schedule_id in schedule_ids:
-        for qid in get_schedule(db, schedule_id).questionnaire_ids():
+    for schedule in project_schedules(db, project):
+        for qid in schedule.questionnaire_ids():
             q = questionnaire_store.get_version(db, questionnaire_store.resolve_version(db, qid)["id"])
             for score in q.scores:
                 if (qid, score.id) not in seen:
@@ -672,8 +679,7 @@ def paired_tables(db, project: str, first: str = "M1", second: str = "M2", cutof
 def routed_items(db, project: str) -> list[dict]:
     """The choice items the project's schedules ask only some members (item rules), with options."""
     out = []
-    for row in db.query("SELECT DISTINCT schedule_id FROM cases WHERE project_id = ?", [project]):
-        schedule = get_schedule(db, row["schedule_id"])
+    for schedule in project_schedules(db, project):
         for rule in schedule.item_rules:
             q = questionnaire_store.get_version(db, questionnaire_store.resolve_version(db, rule.questionnaire)["id"])
             item = q.item(rule.item)

@@ -86,11 +86,7 @@ def worklist():
 
 
 def _role_labels(db, project: str) -> dict:
-    labels = {}
-    for row in db.query("SELECT DISTINCT schedule_id FROM cases WHERE project_id = ?", [project]):
-        schedule = service.get_schedule(db, row["schedule_id"])
-        labels.update({r.id: r.label for r in schedule.roles})
-    return labels
+    return {r.id: r.label for schedule in service.project_schedules(db, project) for r in schedule.roles}
 
 
 @bp.route("/families", methods=["GET", "POST"])
@@ -304,9 +300,8 @@ def counts():
                                         records=records)
         except SurveyError as exc:
             paired_error = paired_error or str(exc)
-    slots = []
-    for row in db.query("SELECT DISTINCT schedule_id FROM cases WHERE project_id = ?", [project]):
-        slots = service.get_schedule(db, row["schedule_id"]).slot_ids()
+    schedules = service.project_schedules(db, project)
+    slots = schedules[-1].slot_ids() if schedules else []
     figure_args = {k: v for k, v in args.items() if k in ("project", "cutoff", "denominator", "today")}
     return render_template("cases/counts.html", result=result, paired=paired, items=items, error=error or paired_error,
                            args=args, denominator=denominator, item_slot=item_slot, item_denominator=item_denominator,

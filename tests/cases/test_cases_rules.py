@@ -77,7 +77,12 @@ def test_close_dates_are_checked(family):
         cases.close_case(db, "F1", "2024-01-09")
     with pytest.raises(SurveyError, match="F1-3 joined on 2024-02-01"):
         cases.close_case(db, "F1", "2024-01-20")
+    with pytest.raises(SurveyError, match=r"member 'F1-3' cannot close \(2024-01-31\) before intake \(2024-02-01\)"):
+        cases.close_member(db, "F1-3", "2024-01-31")
     assert open_members(db) == ["F1-1", "F1-2", "F1-3"]
+    cases.close_member(db, "F1-3", "2024-02-01")              # on the intake day itself
+    with pytest.raises(Conflict, match="member 'F1-3' was already closed on 2024-02-01"):
+        cases.close_member(db, "F1-3", "2024-03-01")
 
 
 def test_database_triggers_refuse_an_open_member_in_a_closed_family(family):
