@@ -16,14 +16,14 @@ import io
 import json
 
 from analysis import fidelity as fa
-from analysis.rates import classify
 
 from . import audit, respondents, tokens
 from .db import now, transaction
 from .errors import Conflict, NotFound, SurveyError
-from .questionnaire import Questionnaire, decode_answer
+from .questionnaire import Questionnaire
 from .questionnaire_store import get_version
-from .responses import set_registration, start_response
+from .report_data import counting_response_ids
+from .responses import load_answers, set_registration, start_response
 from .rounds import ensure_project, get_round, list_rounds, round_questionnaires
 
 STATUS_ALIASES = {"ja": "ja", "yes": "ja", "nej": "nej", "no": "nej", "på vej": "paa_vej", "paa vej": "paa_vej",
@@ -106,25 +106,16 @@ def scored(q: Questionnaire, answers: dict) -> dict:
 
 def unit_answers(db, round_: dict, raw: bool = False) -> dict[str, dict]:
     """{unit: {item: value}} of the responses that count in a round: complete or valid partial
-    (analysis.rates.classify; a reopened response keeps counting while it is being revised)."""
+    (report_data.counting_response_ids, the one definition of "responded"; a reopened response
+    keeps counting while it is being revised)."""
     q = round_questionnaire(db, round_)
-    rows = db.execute(
-        "SELECT id, unit, status, group_name FROM responses WHERE round_id = ? AND unit <> '' ORDER BY id", (round_["id"],)
-    ).fetchall()
+    counting = counting_response_ids(db, [round_["id"]])
+    rows = db.execute("SELECT id, unit FROM responses WHERE round_id = ? AND unit <> '' ORDER BY id", (round_["id"],)).fetchall()
     result = {}
     for row in rows:
-        answers = {}
-        for a in db.execute("SELECT item_id, value_num, value_text FROM answers WHERE response_id = ?", (row["id"],)):
-            try:
-                item = q.item(a["item_id"])
-            except KeyError:
-                continue
-            answers[a["item_id"]] = decode_answer(item, a["value_num"], a["value_text"])
-        applicable = q.applicable_items(answers, row["group_name"])
-        answered = sum(1 for item in applicable if answers.get(item.id) not in (None, "", []))
-        if classify(row["status"], answered, len(applicable), round_["partial_threshold"]) == "break_off":
-            continue
-        result[row["unit"]] = answers if raw else scored(q, answers)
+        if row["id"] in counting:
+            answers = load_answers(db, row["id"], q)
+            result[row["unit"]] = answers if raw else scored(q, answers)
     return result
 
 

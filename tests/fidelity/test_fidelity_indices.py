@@ -20,7 +20,7 @@ from __future__ import annotations
 import pytest
 
 from analysis import fidelity as fa
-from surveyapp import fidelity
+from surveyapp import fidelity, rounds
 
 INDEX_A = {"id": "ia", "title": "Indeks A", "items": ["a1", "a2", "a3", "a4"], "min_share": 0.5, "thresholds": (4, 3)}
 
@@ -127,3 +127,16 @@ def test_alpha_over_units_with_every_item_answered(db, answered):
     assert means["ib"]["alpha"] == pytest.approx(expected) == pytest.approx(6 / 7)
     # Index A: only Øst answered all four items -> too few units for alpha.
     assert means["ia"]["alpha"] is None
+
+
+def test_only_responses_that_count_enter_the_scores(db, fid_project, register_unit):
+    # 8 question items (a1..a4, b1, b2, stige, tilbud), partial threshold 0.5 (the round default): an
+    # unsubmitted registration counts with 4 answered items (valid partial), not with 3 (break-off).
+    register_unit("R1", "Nord", {"a1": "5", "a2": "4", "a3": "3"}, submit=False)
+    register_unit("R1", "Syd", {"a1": "2", "a2": "3", "a3": "9", "b1": "4"}, submit=False)
+    register_unit("R1", "Øst", {"a1": "4"})  # submitted: counts however little it answered
+    assert rounds.get_round(db, "R1")["partial_threshold"] == 0.5
+    cells = {row["unit"]: row["cells"] for row in fidelity.overview(db, "fid", "R1")["rows"]}
+    assert set(cells) == {"Syd", "Øst"}
+    assert cells["Syd"]["ia"]["score"] == pytest.approx((2 + 3) / 2)  # "Ved ikke" is answered, but not scored
+    assert cells["Øst"]["ia"]["score"] is None  # 1 of 4 items is below min_share 0.5
