@@ -632,17 +632,41 @@ def crosstab_data(db, round_ref, row_item: str, col_item: str, group: str | None
 def unit_spread(db, round_ref, item_id: str, group: str | None = None, share: str = "top2", project: str | None = None) -> dict:
     """Anonymous spread of an item's share across units ("varierer mellem 34 og 66 procent")."""
     scope = Scope(db, [round_ref], project)
-    rows = item_rows(db, by=("group", "unit") if group else ("unit",), items=[item_id], scope=scope, decimals=None)
+    rows = item_rows(db, by=_spread_by(group), items=[item_id], scope=scope, decimals=None)
+    return _spread_of(rows, scope.round_ids[0], group, share, scope.min_n)
+
+
+def unit_spreads(db, scope: Scope, item_id: str, groups: list[str], share: str = "top2") -> list[dict]:
+    """unit_spread for every round of the scope and each of `groups` ('' = the groups pooled) that
+    asks the item: [{"round", "group", **spread}], reading the item table once per breakdown."""
+    tables: dict[tuple, list[dict]] = {}
+    out = []
+    for r in scope.rounds:
+        for g in groups:
+            if scope.spec(r["id"], g, item_id) is None:
+                continue
+            by = _spread_by(g)
+            if by not in tables:
+                tables[by] = item_rows(db, by=by, items=[item_id], scope=scope, decimals=None)
+            out.append({"round": r["name"], "group": g, **_spread_of(tables[by], r["id"], g or None, share, scope.min_n)})
+    return out
+
+
+def _spread_by(group: str | None) -> tuple[str, ...]:
+    return ("group", "unit") if group else ("unit",)
+
+
+def _spread_of(rows: list[dict], round_id: int, group: str | None, share: str, min_n: int) -> dict:
     values = {}
     personal = True
     for row in rows:
-        if row["unit"] is None or (group and row.get("group") != group):
+        if row["round_id"] != round_id or row["unit"] is None or (group and row.get("group") != group):
             continue
         personal = row["personal"]
         # Suppressed cells (too few answers, or hidden to protect another cell) stay out of the spread.
         if not row["suppressed"] and row.get(share) is not None:
             values[row["unit"]] = (row[share], row["n"])
-    return spread(values, scope.min_n, personal)
+    return spread(values, min_n, personal)
 
 
 # ---------------------------------------------------------------- exports

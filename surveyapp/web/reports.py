@@ -94,12 +94,7 @@ def project_page(project_id):
             context["changes"] = [c for c in report_data.item_changes(db, by_group="group" in by, scope=scope, items=[item])
                                   if c["item"] == item and (not sel["group"] or c["group"] in (sel["group"], None))]
             if "unit" in by:
-                for r in scope.rounds:
-                    for g in ([sel["group"]] if sel["group"] else groups):
-                        if scope.spec(r["id"], g, item) is None:
-                            continue
-                        spread = report_data.unit_spread(db, r["id"], item, g or None, "top2", project_id)
-                        context["spreads"].append({"round": r["name"], "group": g, **spread})
+                context["spreads"] = report_data.unit_spreads(db, scope, item, [sel["group"]] if sel["group"] else groups)
         figures = []
         item_type = next((r["type"] for r in context["item_rows"]), None)
         if item and item_type == "scale":

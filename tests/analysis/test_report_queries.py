@@ -70,6 +70,21 @@ def test_unit_breakdown_suppresses_small_cells_and_keeps_n(report_db):
         assert small["mean"] is None and small["shares"] is None and small["note"] == "for få svar"
 
 
+def test_unit_spread_per_round_and_group(report_db):
+    db = report_db["db"]
+    spreads = rd.unit_spreads(db, rd.Scope(db, project="eval"), "q1", ["medarbejdere", "ledere"])
+    # q1 is asked of staff only. Units B and C have fewer than 5 answers in both rounds (left
+    # out); unit A's top-2 share is its 3s and 4s out of everyone who answered, "Ved ikke" included.
+    assert [(s["round"], s["group"]) for s in spreads] == [(ROUND1, "medarbejdere"), (ROUND2, "medarbejdere")]
+    for s, round_no in zip(spreads, (1, 2)):
+        unit_a = staff_answers(round_no, 0, "A")
+        top2 = 100 * sum(a in (3, 4) for a in unit_a) / len(unit_a)
+        assert s["n_units"] == 1 and s["min"] == pytest.approx(top2) and s["max"] == pytest.approx(top2)
+        # The same as asking for the one round and group.
+        assert {k: v for k, v in s.items() if k not in ("round", "group")} == \
+            rd.unit_spread(db, s["round"], "q1", "medarbejdere", project="eval")
+
+
 def test_complementary_suppression_on_a_respondent_attribute(report_db):
     # Round 1: senior = ja for s01-s04 (4 answers < 5), nej for the other 7; the total (11) is shown,
     # so 'nej' must be hidden as well or 'ja' = total - nej.
