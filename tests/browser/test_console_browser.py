@@ -6,12 +6,8 @@ Screenshots: test-output/console-*.png (the dashboard: console-dashboard.png).""
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import importlib.util
 import re
-import socket
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,62 +19,33 @@ from surveyapp.db import connect
 pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("browser_conftest_for_console_axe", HERE / "conftest.py")
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-axe_violations = _module.axe_violations
 
-YAML = textwrap.dedent("""\
-    id: trivsel-console
-    title: Trivsel i arbejdet
-    language: da
-    scales:
-      grad4:
-        options:
-          - {code: 1, label: Slet ikke}
-          - {code: 2, label: I mindre grad}
-          - {code: 3, label: I nogen grad}
-          - {code: 4, label: I høj grad}
-        missing:
-          - {code: 9, label: Ved ikke}
-    sections:
-      - id: arbejde
-        title: Arbejdet
-        items:
-          - {id: q1, text: Jeg trives på arbejdet, scale: grad4}
-          - {id: q2, text: Jeg har de redskaber jeg skal bruge, scale: grad4}
-    """)
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+axe_violations = _load("browser_conftest_for_console_axe", HERE / "conftest.py").axe_violations
+# The console tests' questionnaire, SMTP server and helpers (tests/console is not on the path here).
+helpers = _load("console_helpers_for_browser", HERE.parent / "console" / "console_helpers.py")
+
+YAML = helpers.questionnaire_yaml("trivsel-console", ("arbejde",))  # q1, q2 on one page
 UNITS = ["Horsens", "Kolding", "Vejle"]
 GROUPS = ["ledere", "medarbejdere"]
 
 
-class Collector:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp():
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
+    with helpers.running_smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
 def console_site(live_app, live_server, smtp):
-    _, port = smtp
-    live_app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_TLS="none", MAIL_FROM="projekt@example.dk")
+    live_app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port, SMTP_TLS="none", MAIL_FROM="projekt@example.dk")
     db = connect(live_app.config["DATABASE"])
     questionnaire_store.register(db, questionnaire.parse(YAML, "trivsel-console.yaml"), YAML, "trivsel-console.yaml")
     users.create_user(db, "chef", "chef-password-1", "admin", actor="test")
@@ -107,7 +74,6 @@ def people_csv(bad: bool) -> str:
 
 def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp, output_dir, tmp_path):
     page, base, db = desktop, console_site["url"], console_site["db"]
-    handler, _ = smtp
     today = dt.date.today()
 
     page.goto(f"{base}/console/")
@@ -173,25 +139,25 @@ def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp
     page.get_by_role("link", name="Send mails").click()
     page.get_by_role("button", name="Vis hvem der får mail (prøvekørsel)").click()
     assert "Prøvekørsel: 16 ville få mail" in page.locator("#send-result").inner_text()
-    assert handler.messages == []
+    assert smtp.messages == []
     check_axe(page, "dry run")
     page.once("dialog", lambda dialog: dialog.dismiss())  # "Send mails nu?" - no: nothing happens
     page.get_by_role("button", name="Send nu").click()
     page.wait_for_load_state()
     assert "Prøvekørsel: 16 ville få mail" in page.locator("#send-result").inner_text()
-    assert page.locator("#sent-count").count() == 0 and handler.messages == []
+    assert page.locator("#sent-count").count() == 0 and smtp.messages == []
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Send nu").click()
     assert page.locator("#sent-count").inner_text() == "16"
-    assert len(handler.messages) == 16
-    assert {m["To"].addresses[0].addr_spec for m in handler.messages}.isdisjoint({"p17@vejle.example", "p18@vejle.example"})
+    assert len(smtp.messages) == 16
+    assert {m["To"].addresses[0].addr_spec for m in smtp.messages}.isdisjoint({"p17@vejle.example", "p18@vejle.example"})
     page.get_by_role("button", name="Send nu").click()  # again: nobody gets it twice
     assert page.locator("#sent-count").inner_text() == "0" and page.locator("#skipped-count").inner_text() == "17"
-    assert len(handler.messages) == 16
+    assert len(smtp.messages) == 16
 
     # One person answers through the link in their mail, in the browser.
-    mail_to_p01 = next(m for m in handler.messages if m["To"].addresses[0].addr_spec == "p01@horsens.example")
-    link = re.search(r"http://\S+/s/[A-Za-z0-9_-]+", mail_to_p01.get_body(preferencelist=("plain",)).get_content()).group(0)
+    mail_to_p01 = next(m for m in smtp.messages if m["To"].addresses[0].addr_spec == "p01@horsens.example")
+    link = helpers.link_in(mail_to_p01)
     assert link.startswith(base)
     page.goto(link)
     page.locator("#item-q1").get_by_label("I høj grad").check()
@@ -204,8 +170,7 @@ def test_login_upload_preview_confirm_send_dashboard(desktop, console_site, smtp
     secret = console_site["secret"]
     answered = {"p02": 8, "p03": 7, "p04": 7, "p05": 5, "p09": 8, "p10": 6, "p11": 4, "p12": 2, "p13": 3, "p14": 1}
     for key, days_ago in answered.items():
-        inv = db.execute("SELECT i.id FROM invitations i JOIN people p ON p.id = i.person_id WHERE p.key = ?", (key,)).fetchone()[0]
-        token = tokens.make_token(secret, inv)
+        token = helpers.token_for(secret, db, round_id, key)
         response = responses.start_response(db, secret, token, tokens.find_invitation(db, secret, token))
         responses.save_page(db, response, 0, {"q1": "3", "q2": "2" if key != "p13" else ""})
         if key != "p13":

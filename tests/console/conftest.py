@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from surveyapp.db import connect, migrate
-from console_helpers import SECRET, Collector, SMTPServer, build_round, free_port, login, make_users
+from console_helpers import SECRET, build_round, login, make_users, running_smtp_server
 
 
 @pytest.fixture(scope="session")
@@ -58,10 +58,5 @@ def as_user(console_app, console_db_path):
 
 @pytest.fixture
 def smtp_server():
-    from aiosmtpd.controller import Controller
-
-    handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield SMTPServer(controller, handler)
-    controller.stop()
+    with running_smtp_server() as server:
+        yield server

@@ -2,6 +2,7 @@
 SMTP server (aiosmtpd) on loopback that collects every delivered message."""
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import re
@@ -14,8 +15,7 @@ from surveyapp.db import connect, transaction
 from surveyapp.questionnaire_store import register
 from surveyapp.questionnaire import parse
 
-FOUR_ITEMS = textwrap.dedent("""\
-    id: console-test
+QUESTIONNAIRE_HEAD = textwrap.dedent("""\
     title: Trivsel i arbejdet
     language: da
     scales:
@@ -28,17 +28,22 @@ FOUR_ITEMS = textwrap.dedent("""\
         missing:
           - {code: 9, label: Ved ikke}
     sections:
-      - id: arbejde
-        title: Arbejdet
-        items:
-          - {id: q1, text: Jeg trives på arbejdet, scale: grad4}
-          - {id: q2, text: Jeg har de redskaber jeg skal bruge, scale: grad4}
-      - id: samarbejde
-        title: Samarbejde
-        items:
-          - {id: q3, text: Samarbejdet fungerer, scale: grad4}
-          - {id: q4, text: Ledelsen bakker op, scale: grad4}
     """)
+SECTIONS = {"arbejde": ("Arbejdet", {"q1": "Jeg trives på arbejdet", "q2": "Jeg har de redskaber jeg skal bruge"}),
+            "samarbejde": ("Samarbejde", {"q3": "Samarbejdet fungerer", "q4": "Ledelsen bakker op"})}
+
+
+def questionnaire_yaml(qid: str = "console-test", sections: tuple[str, ...] = tuple(SECTIONS)) -> str:
+    """The console tests' questionnaire (grad4 items, 'Ved ikke' missing) with the given sections, one page each."""
+    lines = [f"id: {qid}", QUESTIONNAIRE_HEAD.rstrip("\n")]
+    for section in sections:
+        title, items = SECTIONS[section]
+        lines += [f"  - id: {section}", f"    title: {title}", "    items:"]
+        lines += [f"      - {{id: {item}, text: {text}, scale: grad4}}" for item, text in items.items()]
+    return "\n".join(lines) + "\n"
+
+
+FOUR_ITEMS = questionnaire_yaml()
 
 SECRET = "test-secret-key-not-for-production"  # the same key tests/conftest.py sets
 PASSWORDS = {"boss": "boss-password-1", "lead": "lead-password-1", "reader": "reader-password-1",
@@ -132,6 +137,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_smtp_server():
+    """A real SMTP server (aiosmtpd) on a free loopback port while the block runs."""
+    from aiosmtpd.controller import Controller
+
+    handler = Collector()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield SMTPServer(controller, handler)
+    finally:
+        controller.stop()
 
 
 
