@@ -23,10 +23,10 @@ from analysis import progress as analysis
 from . import audit, questionnaire_store, responses, tokens
 from .db import find_by_id_or_name, now, transaction
 from .errors import Conflict, NotFound, SurveyError
-from .questionnaire import Problem, Questionnaire
+from .questionnaire import Questionnaire
 from .respondents import add_invitation
 from .rounds import ensure_project, get_round
-from .schedule import SCHEDULE_DIR, Schedule, ScheduleError, age_on, parse, parse_date, slot_state
+from .schedule import SCHEDULE_DIR, Schedule, age_on, parse, parse_date, read_file, slot_state
 
 QUESTIONNAIRE_DIR = Path(__file__).resolve().parent.parent / "questionnaires"
 MODES = {"in_person": "Personligt møde", "phone": "Telefon", "self_completion": "Selv udfyldt"}
@@ -53,10 +53,7 @@ def load_schedule(db, path: str | Path, actor: str = "cli") -> dict:
     questionnaires/<id>.yaml when that file exists. Errors come as FILE:LINE: message.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScheduleError([Problem(str(path), 1, f"cannot read file: {error}")]) from None
+    text = read_file(path)
     draft = parse(text, str(path))
     models = {}
     for qid in draft.questionnaire_ids():

@@ -318,13 +318,16 @@ def check_references(s: Schedule, questionnaires: dict[str, Questionnaire] | Non
     return problems
 
 
-def load_file(path: str | Path, questionnaires: dict[str, Questionnaire] | None = None) -> Schedule:
-    path = Path(path)
+def read_file(path: str | Path) -> str:
+    """A schedule file's text; a file that cannot be read is a ScheduleError (FILE:1: message)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ScheduleError([Problem(str(path), 1, f"cannot read file: {error}")]) from None
-    return parse(text, str(path), questionnaires)
+
+
+def load_file(path: str | Path, questionnaires: dict[str, Questionnaire] | None = None) -> Schedule:
+    return parse(read_file(path), str(path), questionnaires)
 
 
 def find_schedule(schedule_id: str, folder: Path | None = None) -> Path:

@@ -198,3 +198,16 @@ def test_cli_schedule_check(tmp_path):
     result = runner.invoke(main, ["cases", "schedule-check", str(bad)])
     assert result.exit_code == 1
     assert f"{bad}:10: unknown role 'bedstefar'" in result.output
+
+
+def test_an_unreadable_schedule_file_is_a_file_line_error(db, tmp_path):
+    from surveyapp import cases
+
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("title: Måling\n".encode("latin-1"))
+    for load in (sch.load_file, lambda path: cases.load_schedule(db, path)):
+        for path in (tmp_path / "missing.yaml", bad):
+            with pytest.raises(sch.ScheduleError) as info:
+                load(path)
+            (problem,) = info.value.problems
+            assert str(problem).startswith(f"{path}:1: cannot read file:")
