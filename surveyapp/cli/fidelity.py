@@ -15,13 +15,12 @@ from analysis import fidelity as fa
 from .. import fidelity as service
 from ..errors import SurveyError
 from ..tokens import answer_url
-from .base import emit, pass_app, subgroup
+from .base import emit, format_option, pass_app, subgroup
 
 fidelity = subgroup("fidelity", "Fidelity rounds answered on units' behalf: registration, profiles, overview, trends.")
 activities = subgroup("activities", "Activities with milestones, a status note per round and traffic lights.")
 indicators = subgroup("indicators", "Goal indicators: baseline, target, direction and a value per round.")
 
-output_format = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 project_option = click.option("--project", help="Project id (default: the only project with unit rounds).")
 
 
@@ -109,7 +108,7 @@ def reopen(app, round_ref, unit, reason, actor, project):
 
 @fidelity.command("registrations")
 @click.argument("round_ref", metavar="ROUND")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@format_option
 @pass_app
 def registrations(app, round_ref, fmt):
     """Per unit: response status, who registered it, participants, reopenings."""
@@ -119,7 +118,7 @@ def registrations(app, round_ref, fmt):
 @fidelity.command("overview")
 @project_option
 @click.option("--round", "round_ref", help="Round id or name (default: the latest fidelity round).")
-@output_format
+@format_option
 @pass_app
 def overview(app, project, round_ref, fmt):
     """Units x indices for one round: score and traffic light per cell, then the mean of unit means."""
@@ -132,7 +131,7 @@ def overview(app, project, round_ref, fmt):
 @fidelity.command("profile")
 @click.argument("unit")
 @project_option
-@output_format
+@format_option
 @click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Also write the one-page PDF here.")
 @pass_app
 def profile(app, unit, project, fmt, pdf_path):
@@ -140,14 +139,13 @@ def profile(app, unit, project, fmt, pdf_path):
     items and ladder positions."""
     project = _project(app, project)
     data = service.profile(app.db, project, unit)
-    rows = service.profile_rows(data)
     if pdf_path:
         Path(pdf_path).write_bytes(service.profile_pdf(app.db, project, unit))
         click.echo(f"wrote {pdf_path}", err=True)
     if fmt == "json":
-        click.echo(json.dumps({k: v for k, v in data.items()}, ensure_ascii=False, indent=2, default=str))
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return
-    _out(rows, fmt, data["rules"] + data["comparison_notes"])
+    _out(service.profile_rows(data), fmt, data["rules"] + data["comparison_notes"])
     if fmt == "table":
         click.echo(f"\nLowest items ({data['latest_round']}):")
         for row in data["lowest"]:
@@ -178,7 +176,7 @@ def trends(app, project, out_dir):
 @fidelity.command("self-evaluation")
 @project_option
 @click.option("--round", "round_ref")
-@output_format
+@format_option
 @pass_app
 def self_evaluation(app, project, round_ref, fmt):
     """The self-evaluation as units x questions: answer label and free-text reason per cell."""
@@ -261,7 +259,7 @@ def activity_drop(app, code, round_ref, reason, project, unit):
 @activities.command("notes")
 @project_option
 @click.option("--round", "round_ref", help="Round id or name (default: the latest).")
-@output_format
+@format_option
 @pass_app
 def notes(app, project, round_ref, fmt):
     """The status-note table: one row per milestone and per indicator, with suggested and shown lights."""
