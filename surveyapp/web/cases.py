@@ -31,8 +31,10 @@ def _today() -> dt.date:
     return dt.date.today()
 
 
-def _project() -> str:
-    projects = service.projects_with_cases(get_db())
+def _project(projects: list[str] | None = None) -> str:
+    """The project asked for (?project=) when it has families, else the first that has."""
+    if projects is None:
+        projects = service.projects_with_cases(get_db())
     chosen = request.values.get("project")
     if chosen and chosen in projects:
         return chosen
@@ -69,7 +71,8 @@ def worklist():
     if current_user()["role"] == "evaluator":
         return redirect(url_for("cases.counts"))  # evaluators read the tables; the work list is for professionals
     db = get_db()
-    project = _project()
+    projects = service.projects_with_cases(db)
+    project = _project(projects)
     units = _visible_units(project)
     unit = request.args.get("unit") or None
     if unit:
@@ -80,8 +83,8 @@ def worklist():
     counts = {s: 0 for s in STATES}
     for row in every:
         counts[row["state"]] += 1
-    return render_template("cases/worklist.html", rows=[r for r in every if r["state"] in states], units=units, unit=unit, states=states, counts=counts,
-                           today=today, project=project, projects=service.projects_with_cases(db),
+    return render_template("cases/worklist.html", rows=[r for r in every if r["state"] in states], units=units, unit=unit,
+                           states=states, counts=counts, today=today, project=project, projects=projects,
                            schedule_roles=_role_labels(db, project))
 
 
@@ -273,7 +276,8 @@ def link(member_id: int, slot: str):
 @roles_required("evaluator", "unit_lead")
 def counts():
     db = get_db()
-    project = _project()
+    projects = service.projects_with_cases(db)
+    project = _project(projects)
     args = request.args
     error, result = None, None
     denominator = args.get("denominator") if args.get("denominator") in ("sample", "asked") else "sample"
@@ -306,7 +310,7 @@ def counts():
     return render_template("cases/counts.html", result=result, paired=paired, items=items, error=error or paired_error,
                            args=args, denominator=denominator, item_slot=item_slot, item_denominator=item_denominator,
                            slots=slots, figure_args=figure_args, project=project,
-                           projects=service.projects_with_cases(db)), (400 if error else 200)
+                           projects=projects), (400 if error else 200)
 
 
 @bp.get("/figures/paired-<score>.<kind>")
