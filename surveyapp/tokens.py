@@ -29,21 +29,28 @@ def looks_like_token(token: str) -> bool:
     return 40 <= len(token) <= 64 and all(c.isalnum() or c in "-_" for c in token)
 
 
-def find_invitation(db, secret: str, token: str) -> dict | None:
-    """The invitation a presented token belongs to, or None. Compared in constant time."""
+# The invitation as both look-ups give it: its row and the round fields the answer pages need.
+_INVITATION_COLUMNS = "i.*, r.status AS round_status, r.anonymous, r.name AS round_name"
+
+
+def _issued(db, secret: str, token: str, sql: str):
+    """(cursor, first row) of `sql` run with the token's hash, or None for a malformed or
+    unknown token, or one not issued under this key (compared in constant time)."""
     if not looks_like_token(token):
         return None
-    row = db.execute(
-        "SELECT i.*, r.status AS round_status, r.anonymous, r.name AS round_name FROM invitations i "
-        "JOIN rounds r ON r.id = i.round_id WHERE i.token_hash = ?",
-        (token_hash(token),),
-    ).fetchone()
-    if row is None:
-        return None
+    cursor = db.execute(sql, (token_hash(token),))
+    row = cursor.fetchone()
     # The hash lookup finds the row; the HMAC check proves the token was issued by this key.
-    if not hmac.compare_digest(make_token(secret, row["id"]), token):
+    if row is None or not hmac.compare_digest(make_token(secret, row["id"]), token):
         return None
-    return dict(row)
+    return cursor, row
+
+
+def find_invitation(db, secret: str, token: str) -> dict | None:
+    """The invitation a presented token belongs to, or None. Compared in constant time."""
+    found = _issued(db, secret, token, f"SELECT {_INVITATION_COLUMNS} FROM invitations i "
+                                       "JOIN rounds r ON r.id = i.round_id WHERE i.token_hash = ?")
+    return None if found is None else dict(found[1])
 
 
 def answer_url(base_url: str, token: str) -> str:
@@ -51,7 +58,7 @@ def answer_url(base_url: str, token: str) -> str:
 
 
 _VISIT_SQL = (
-    "SELECT i.*, r.status AS round_status, r.anonymous, r.name AS round_name, 0 AS __round__, r.*, "
+    f"SELECT {_INVITATION_COLUMNS}, 0 AS __round__, r.*, "
     "0 AS __response__, s.*, 0 AS __person__, p.id, p.name, p.language "
     "FROM invitations i JOIN rounds r ON r.id = i.round_id "
     "LEFT JOIN people p ON p.id = i.person_id "
@@ -69,18 +76,14 @@ def find_visit(db, secret: str, token: str) -> dict | None:
     None), "response" (the responses row, None, or NO_RESPONSE_LOOKED_UP for an anonymous round,
     whose response only responses.find_response may look up)}, or None for an unknown or forged
     token. Compared in constant time, like find_invitation."""
-    if not looks_like_token(token):
+    found = _issued(db, secret, token, _VISIT_SQL)
+    if found is None:
         return None
-    cursor = db.execute(_VISIT_SQL, (token_hash(token),))
-    row = cursor.fetchone()
-    if row is None:
-        return None
+    cursor, row = found
     names = [d[0] for d in cursor.description]
     values = tuple(row)
     r_at, s_at, p_at = names.index("__round__"), names.index("__response__"), names.index("__person__")
     invitation = dict(zip(names[:r_at], values[:r_at]))
-    if not hmac.compare_digest(make_token(secret, invitation["id"]), token):
-        return None
     round_ = dict(zip(names[r_at + 1:s_at], values[r_at + 1:s_at]))
     response = dict(zip(names[s_at + 1:p_at], values[s_at + 1:p_at]))
     if invitation["anonymous"]:
