@@ -378,9 +378,13 @@ def trend_rows(data: dict) -> list[dict]:
 
 
 def profile_pdf(db, project: str, unit: str) -> bytes:
-    data = profile(db, project, unit)
-    subtitle = f"{data['questionnaire']} · projekt {project} · runder: {', '.join(data['rounds'])}"
-    return fa.profile_pdf(data, f"Fidelitetsprofil: {unit}", data["rules"], subtitle)
+    return profile_document(profile(db, project, unit))
+
+
+def profile_document(data: dict) -> bytes:
+    """The one-page PDF of a profile already read with `profile`."""
+    subtitle = f"{data['questionnaire']} · projekt {data['project']} · runder: {', '.join(data['rounds'])}"
+    return fa.profile_pdf(data, f"Fidelitetsprofil: {data['unit']}", data["rules"], subtitle)
 
 
 def self_evaluation(db, project: str, round_ref=None, units: list[str] | None = None) -> dict:

@@ -140,7 +140,7 @@ def profile(app, unit, project, fmt, pdf_path):
     project = _project(app, project)
     data = service.profile(app.db, project, unit)
     if pdf_path:
-        Path(pdf_path).write_bytes(service.profile_pdf(app.db, project, unit))
+        Path(pdf_path).write_bytes(service.profile_document(data))
         click.echo(f"wrote {pdf_path}", err=True)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
