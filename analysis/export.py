@@ -31,6 +31,7 @@ PSEUDONYM = "respondent_id"
 KEY = "key"
 PSEUDONYM_LENGTH = 16   # hex characters of HMAC-SHA256 (64 bits)
 FIXED = ("round", "round_id", "group", "unit", KEY, PSEUDONYM, "status", "responded", "submitted_at")
+CODEBOOK_COLUMNS = ["variable", "label", "type", "values", "missing_codes", "item_versions", "reverse_keyed"]
 FIXED_LABELS = {
     "round": "Runde", "round_id": "Rundens id", "group": "Respondentgruppe", "unit": "Enhed (kommune)",
     "key": "Panelnøgle (people.key, stabil på tværs af runder; eksporteret med --identify)",
@@ -212,14 +213,10 @@ def write(path: str | Path, fmt: str, rows: list[dict], variables: dict[str, dic
     # described in the codebook too.
     book = codebook_rows(variables, columns) + codebook_rows(variables, [v for v in variables if v not in columns])
     rules_table = rules_rows(rules)
-    written = [path]
     if fmt == "csv":
         _write_csv(path, rows, columns)
-        side = path.with_name(path.stem + ".codebook.csv")
-        _write_csv(side, book + [{"variable": f"[regel] {r['rule']}", "label": r["value"]} for r in rules_table],
-                   ["variable", "label", "type", "values", "missing_codes", "item_versions", "reverse_keyed"])
-        written.append(side)
-    elif fmt == "xlsx":
+        return [path, _write_codebook_csv(path, book, rules_table)]
+    if fmt == "xlsx":
         from openpyxl import Workbook
 
         wb = Workbook()
@@ -229,24 +226,26 @@ def write(path: str | Path, fmt: str, rows: list[dict], variables: dict[str, dic
         for row in rows:
             ws.append([_cell(row.get(c)) for c in columns])
         cb = wb.create_sheet("codebook")
-        cb_cols = ["variable", "label", "type", "values", "missing_codes", "item_versions", "reverse_keyed"]
-        cb.append(cb_cols)
+        cb.append(CODEBOOK_COLUMNS)
         for r in book:
-            cb.append([r.get(c) for c in cb_cols])
+            cb.append([r.get(c) for c in CODEBOOK_COLUMNS])
         rs = wb.create_sheet("rules")
         rs.append(["rule", "value"])
         for r in rules_table:
             rs.append([r["rule"], r["value"]])
         wb.save(path)
-    elif fmt == "sav":
+        return [path]
+    if fmt == "sav":
         _write_sav(path, rows, variables, columns, rules_table)
-        side = path.with_name(path.stem + ".codebook.csv")
-        _write_csv(side, book + [{"variable": f"[regel] {r['rule']}", "label": r["value"]} for r in rules_table],
-                   ["variable", "label", "type", "values", "missing_codes", "item_versions", "reverse_keyed"])
-        written.append(side)
-    else:
-        raise ValueError(f"unknown export format '{fmt}' (csv, xlsx or sav)")
-    return written
+        return [path, _write_codebook_csv(path, book, rules_table)]
+    raise ValueError(f"unknown export format '{fmt}' (csv, xlsx or sav)")
+
+
+def _write_codebook_csv(path: Path, book: list[dict], rules_table: list[dict]) -> Path:
+    """FILE.codebook.csv beside the data file: the codebook, then the rules as '[regel] ...' lines."""
+    side = path.with_name(path.stem + ".codebook.csv")
+    _write_csv(side, book + [{"variable": f"[regel] {r['rule']}", "label": r["value"]} for r in rules_table], CODEBOOK_COLUMNS)
+    return side
 
 
 def spss_name(name: str, taken: set[str]) -> str:
