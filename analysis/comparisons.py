@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from scipy import stats
 
-from .items import ItemSpec, compare_counts
+from .items import ItemSpec, code_key, compare_counts
 from .suppression import TOO_FEW, suppress
 
 
@@ -29,16 +29,13 @@ def crosstab(pairs: list[tuple], row_spec: ItemSpec, col_spec: ItemSpec, min_n: 
     Returns counts, row percentages, totals, chi-square (substantive codes only) and the
     suppression of every cell (and margin) below min_n with complementary cells.
     """
-    def key(v):
-        return str(int(v)) if float(v).is_integer() else str(v)
-
-    rows = [key(c) for c in list(row_spec.substantive) + list(row_spec.missing)]
-    cols = [key(c) for c in list(col_spec.substantive) + list(col_spec.missing)]
+    rows = [code_key(c) for c in list(row_spec.substantive) + list(row_spec.missing)]
+    cols = [code_key(c) for c in list(col_spec.substantive) + list(col_spec.missing)]
     counts: dict[tuple, int] = {}
     for r, c in pairs:
         if r is None or c is None:
             continue
-        kr, kc = key(r), key(c)
+        kr, kc = code_key(r), code_key(c)
         if kr not in rows:
             rows.append(kr)
         if kc not in cols:
@@ -63,8 +60,8 @@ def crosstab(pairs: list[tuple], row_spec: ItemSpec, col_spec: ItemSpec, min_n: 
             else:
                 line["cells"][name] = {"n": n, "percent": (100.0 * n / total) if total and (r, None) not in hidden else None}
         table.append(line)
-    subst_r = [key(c) for c in row_spec.substantive]
-    subst_c = [key(c) for c in col_spec.substantive]
+    subst_r = [code_key(c) for c in row_spec.substantive]
+    subst_c = [code_key(c) for c in col_spec.substantive]
     matrix = [[counts.get((r, c), 0) for c in subst_c] for r in subst_r]
     matrix = [row for row in matrix if sum(row)]
     p = None

@@ -89,10 +89,10 @@ def item_statistics(counts: dict, spec: ItemSpec) -> dict:
     if spec.has_shares and n:
         order = [float(c) for c in spec.substantive] + sorted(missing)
         seen = order + sorted(set(counts) - set(order))
-        row["shares"] = {_key(code): 100.0 * counts.get(code, 0) / n for code in seen}
+        row["shares"] = {code_key(code): 100.0 * counts.get(code, 0) / n for code in seen}
         if n_valid:
             subst_order = [c for c in seen if c not in missing]
-            row["shares_valid"] = {_key(code): 100.0 * counts.get(code, 0) / n_valid for code in subst_order}
+            row["shares_valid"] = {code_key(code): 100.0 * counts.get(code, 0) / n_valid for code in subst_order}
         if spec.type == "scale" and spec.substantive:
             # Top-1/top-2 name answer categories ("i høj grad", "i høj eller nogen grad"): the highest
             # codes as answered, also for a reverse-keyed item (its mean is what gets reversed).
@@ -110,12 +110,13 @@ def _multiple_statistics(counts: dict, spec: ItemSpec) -> dict:
     chosen = {_num(k): int(v) for k, v in counts.items() if k is not None and v}
     order = [float(c) for c in spec.substantive] + [float(c) for c in spec.missing]
     order += sorted(set(chosen) - set(order))
-    shares = {_key(code): 100.0 * chosen.get(code, 0) / n for code in order} if n else None
+    shares = {code_key(code): 100.0 * chosen.get(code, 0) / n for code in order} if n else None
     return {"n": n, "n_valid": n, "mean": None, "sd": None, "ci_low": None, "ci_high": None, "shares": shares,
             "shares_valid": shares, "top1": None, "top2": None, "top1_valid": None, "top2_valid": None}
 
 
-def _key(code: float) -> str:
+def code_key(code: float) -> str:
+    """A code as the key of a shares table: 4.0 -> '4', 2.5 -> '2.5'."""
     return str(int(code)) if float(code).is_integer() else str(code)
 
 
