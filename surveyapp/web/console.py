@@ -417,8 +417,9 @@ def _unit_errors(header: list[str], rows: list[tuple[int, dict]], units: list[st
     return errors
 
 
-def _check_file(db, round_id: int, data: bytes, filename: str) -> tuple[list[dict], list[str], list, list[RowError]]:
-    """(records, header, raw rows, errors): every problem of every row, nothing stored."""
+def _check_file(db, round_: dict, data: bytes, filename: str) -> tuple[list[dict], list[str], list, list[RowError]]:
+    """(records, header, raw rows, errors): every problem of every row, nothing stored. The file is
+    read once; its rows are checked by the same validate_rows the import uses."""
     try:
         header, rows = read_table(None, data, filename)
     except ImportRejected as rejected:
@@ -426,7 +427,7 @@ def _check_file(db, round_id: int, data: bytes, filename: str) -> tuple[list[dic
     errors: list[RowError] = []
     records: list[dict] = []
     try:
-        records = respondent_service.preview_import(db, round_id, data=data, filename=filename)
+        records = respondent_service.validate_rows(db, round_, header, rows, filename)
     except ImportRejected as rejected:
         errors.extend(rejected.errors)
     errors.extend(_unit_errors(header, rows, allowed_units()))
@@ -451,7 +452,7 @@ def upload(round_id: int):
         return redirect(url_for("console.upload", round_id=round_id))
     filename = Path(upload_file.filename).name
     data = upload_file.read()
-    records, header, rows, errors = _check_file(db, round_id, data, filename)
+    records, header, rows, errors = _check_file(db, round_, data, filename)
     upload_id = None
     if not errors:
         folder = _upload_dir()
