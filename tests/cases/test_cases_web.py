@@ -27,6 +27,7 @@ class Collector:
 
 
 def free_port() -> int:
+    # As tests/browser/conftest._free_port; a conftest of another folder is importable only through importlib.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
