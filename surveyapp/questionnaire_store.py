@@ -1,15 +1,16 @@
 """Registering validated questionnaires as versions, and reading them back."""
 from __future__ import annotations
 
-import functools
 import hashlib
 import threading
 from pathlib import Path
 
+import yaml
+
 from . import audit
 from .db import now, transaction
 from .errors import NotFound
-from .questionnaire import Problem, Questionnaire, QuestionnaireError, load_file, parse
+from .questionnaire import Problem, Questionnaire, QuestionnaireError, _line_for, _line_map, load_file, parse
 
 
 def load(db, path: str | Path, actor: str = "cli") -> dict:
@@ -60,29 +61,23 @@ def register(db, q: Questionnaire, text: str, source: str = "<string>", actor: s
 
 
 def _check_item_wording(db, q: Questionnaire, text: str, source: str) -> None:
-    problems = []
-    import yaml  # local: only needed to point at the offending line
-
-    from .questionnaire import _line_for, _line_map
-
-    lines = _line_map(yaml.compose(text, Loader=yaml.SafeLoader))
+    """Refuse a new wording under an item version that already has answers (FILE:LINE)."""
+    stored = {(row["item_id"], row["item_version"]): row["text"] for row in db.execute(
+        "SELECT item_id, item_version, text FROM item_versions WHERE questionnaire_id = ?", (q.id,))}
+    changed = []  # (location in the YAML, message)
     for s_index, section in enumerate(q.sections):
         for i_index, item in enumerate(section.items):
-            if item.type == "info":
-                continue
-            row = db.execute(
-                "SELECT text FROM item_versions WHERE questionnaire_id = ? AND item_id = ? AND item_version = ?",
-                (q.id, item.id, item.version),
-            ).fetchone()
-            if row is None or row["text"] == item.text:
+            before = stored.get((item.id, item.version))
+            if item.type == "info" or before is None or before == item.text:
                 continue
             if item_version_has_answers(db, q.id, item.id, item.version):
-                line = _line_for(lines, ("sections", s_index, "items", i_index, "text"))
-                problems.append(Problem(source, line,
-                    f"item '{item.id}' changed its wording but kept version {item.version}, which already has answers; "
-                    f"give the new wording version {item.version + 1}"))
-    if problems:
-        raise QuestionnaireError(problems)
+                changed.append((("sections", s_index, "items", i_index, "text"),
+                                f"item '{item.id}' changed its wording but kept version {item.version}, which already has answers; "
+                                f"give the new wording version {item.version + 1}"))
+    if changed:
+        # The YAML is composed again only to point at the offending lines.
+        lines = _line_map(yaml.compose(text, Loader=yaml.SafeLoader))
+        raise QuestionnaireError([Problem(source, _line_for(lines, loc), message) for loc, message in changed])
 
 
 def item_version_has_answers(db, questionnaire_id: str, item_id: str, item_version: int) -> bool:
@@ -109,7 +104,7 @@ def get_version(db, version_id: int) -> Questionnaire:
     q = _parsed.get(sha)
     if q is None:
         text = db.execute("SELECT yaml FROM questionnaire_versions WHERE id = ?", (version_id,)).fetchone()["yaml"]
-        q = _parse_cached(sha, text)
+        q = parse(text, f"<stored {sha[:8]}>")
         with _parsed_lock:
             if len(_parsed) >= 256:
                 _parsed.clear()
@@ -119,12 +114,6 @@ def get_version(db, version_id: int) -> Questionnaire:
 
 _parsed: dict[str, Questionnaire] = {}
 _parsed_lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_cached(sha: str, text: str) -> Questionnaire:
-    # Keyed by content hash: a version's text never changes once stored.
-    return parse(text, f"<stored {sha[:8]}>")
 
 
 def resolve_version(db, questionnaire_id: str, version: int | None = None) -> dict:
