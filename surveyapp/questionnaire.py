@@ -13,10 +13,10 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 ItemType = Literal["scale", "single", "multiple", "number", "text", "date", "info"]
 # Items whose answers are numbers and so can enter means, indices and scores.
@@ -394,15 +394,20 @@ def parse(text: str, filename: str = "<string>") -> Questionnaire:
     later item, ...) are reported together: after a structural error the broken parts are set
     aside and the rest is still checked, so one run lists everything there is to fix.
     """
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # One parse gives both the node tree (for line numbers) and the data (yaml.safe_load
+        # is these same two steps).
+        node = loader.get_single_node()
+        data = None if node is None else loader.construct_document(node)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         raise QuestionnaireError([Problem(filename, line, f"invalid YAML: {error.problem or error}")]) from None
     except yaml.YAMLError as error:  # pragma: no cover - PyYAML marks nearly everything
         raise QuestionnaireError([Problem(filename, 1, f"invalid YAML: {error}")]) from None
+    finally:
+        loader.dispose()
     if node is None or not isinstance(data, dict):
         raise QuestionnaireError([Problem(filename, 1, "a questionnaire must be a YAML mapping with id, title and sections")])
     duplicates: list[tuple[int, str]] = []
