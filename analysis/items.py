@@ -146,8 +146,9 @@ def compare_counts(counts_a: dict, counts_b: dict, spec: ItemSpec, share: str = 
     if a[share] is not None and b[share] is not None:
         out["diff_share"] = b[share] - a[share]
     missing = {float(c) for c in spec.missing}
-    codes = sorted({_num(k) for k in list(counts_a) + list(counts_b)} - missing)
-    table = _normalise_table(counts_a, counts_b, codes, missing)
+    by_code_a, by_code_b = _by_code(counts_a), _by_code(counts_b)
+    codes = sorted((by_code_a.keys() | by_code_b.keys()) - missing)
+    table = [[by_code_a.get(c, 0) for c in codes], [by_code_b.get(c, 0) for c in codes]]
     keep = [j for j in range(len(codes)) if table[0][j] + table[1][j] > 0]
     if len(keep) >= 2 and sum(table[0]) and sum(table[1]):
         chi = stats.chi2_contingency([[row[j] for j in keep] for row in table], correction=False)
@@ -159,15 +160,12 @@ def compare_counts(counts_a: dict, counts_b: dict, spec: ItemSpec, share: str = 
     return out
 
 
-def _normalise_table(counts_a, counts_b, codes, missing):
-    def get(counts, code):
-        total = 0
-        for k, v in counts.items():
-            if _num(k) == code:
-                total += int(v)
-        return total
-
-    return [[get(counts_a, c) for c in codes], [get(counts_b, c) for c in codes]]
+def _by_code(counts: dict) -> dict[float, int]:
+    """code -> count with the codes as numbers ('4' and 4.0 are one code)."""
+    totals: dict[float, int] = {}
+    for k, v in counts.items():
+        totals[_num(k)] = totals.get(_num(k), 0) + int(v)
+    return totals
 
 
 def trend_series(points: list[dict]) -> list[dict]:
