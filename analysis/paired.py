@@ -39,7 +39,7 @@ def paired_comparison(a: dict[str, float | None], b: dict[str, float | None]) ->
                 out["p_ttest"] = float(stats.ttest_rel(ys, xs).pvalue)
             else:
                 out["p_ttest"] = 0.0
-            out["p_wilcoxon"] = float(stats.wilcoxon(ys, xs, zero_method="wilcox").pvalue) if sum(d != 0 for d in diffs) >= 1 else 1.0
+            out["p_wilcoxon"] = float(stats.wilcoxon(ys, xs, zero_method="wilcox").pvalue)
     return out
 
 
