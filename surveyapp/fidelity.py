@@ -135,9 +135,11 @@ def fidelity_projects(db) -> list[dict]:
     for p in db.query("SELECT DISTINCT p.* FROM projects p JOIN rounds r ON r.project_id = p.id "
                       "WHERE r.answered_by = 'unit' ORDER BY p.created_at, p.id"):
         p = dict(p)
-        p["fidelity_rounds"] = kind_rounds(db, p["id"], "fidelity")
-        p["self_evaluation_rounds"] = kind_rounds(db, p["id"], "self_evaluation")
-        p["unit_rounds"] = [r for r in list_rounds(db, p["id"]) if r["answered_by"] == "unit"]
+        rounds = list_rounds(db, p["id"])
+        kinds = {r["id"]: round_questionnaire(db, r).kind for r in rounds}
+        p["fidelity_rounds"] = [r for r in rounds if kinds[r["id"]] == "fidelity"]
+        p["self_evaluation_rounds"] = [r for r in rounds if kinds[r["id"]] == "self_evaluation"]
+        p["unit_rounds"] = [r for r in rounds if r["answered_by"] == "unit"]
         projects.append(p)
     return projects
 
@@ -153,15 +155,21 @@ def _unit_round(db, round_ref, project: str | None = None) -> dict:
     return round_
 
 
+def _unit_invitation(db, round_id: int, unit: str) -> int | None:
+    row = db.execute("SELECT i.id FROM invitations i JOIN people p ON p.id = i.person_id "
+                     "WHERE i.round_id = ? AND p.key = ? AND i.removed_at IS NULL", (round_id, unit)).fetchone()
+    return row["id"] if row else None
+
+
 def ensure_unit_invitation(db, round_: dict, unit: str, secret: str) -> int:
     """The unit's one invitation in the round (key = unit name), created if missing."""
     unit = (unit or "").strip()
     if not unit:
         raise SurveyError("name the unit (e.g. the municipality)")
-    row = db.execute("SELECT i.id FROM invitations i JOIN people p ON p.id = i.person_id "
-                     "WHERE i.round_id = ? AND p.key = ? AND i.removed_at IS NULL", (round_["id"], unit)).fetchone()
-    if row:
-        return row["id"]
+    return _unit_invitation(db, round_["id"], unit) or _add_unit_invitation(db, round_, unit, secret)
+
+
+def _add_unit_invitation(db, round_: dict, unit: str, secret: str) -> int:
     with transaction(db):
         return respondents.add_invitation(db, round_, {"key": unit, "name": unit, "unit": unit, "group": ""}, secret)
 
@@ -173,12 +181,8 @@ def add_units(db, round_ref, units: list[str], secret: str, actor: str = "cli") 
     with transaction(db):
         for unit in units:
             unit = unit.strip()
-            if not unit:
-                continue
-            exists = db.execute("SELECT 1 FROM invitations i JOIN people p ON p.id = i.person_id "
-                                "WHERE i.round_id = ? AND p.key = ? AND i.removed_at IS NULL", (round_["id"], unit)).fetchone()
-            if not exists:
-                ensure_unit_invitation(db, round_, unit, secret)
+            if unit and not _unit_invitation(db, round_["id"], unit):
+                _add_unit_invitation(db, round_, unit, secret)
                 added += 1
         audit.record(db, actor, "fidelity.units_added", round_["id"], units=units, added=added)
     return {"round": round_["id"], "added": added}

@@ -167,3 +167,15 @@ def test_evaluator_reads_but_does_not_register(client, db, fid_project, accounts
 def test_anonymous_is_sent_to_login(client, fid_project):
     response = client.get("/fidelity/fid/overview")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_add_units_skips_units_already_on_the_list(db, secret, fid_project):
+    # Nord is on the list already, blanks are ignored, and " Ny " and "Ny" are one new unit.
+    assert fidelity.add_units(db, "R1", ["Nord", " Ny ", "", "Ny"], secret)["added"] == 1
+    units = [r["unit"] for r in respondents.list_respondents(db, "R1")]
+    assert sorted(units) == ["Nord", "Ny", "Syd", "Vest", "Øst"]
+    assert fidelity.ensure_unit_invitation(db, rounds.get_round(db, "R1"), "Ny", secret) == \
+        next(r["id"] for r in respondents.list_respondents(db, "R1") if r["unit"] == "Ny")
+    assert next(e for e in audit.entries(db, fid_project[0]) if e["action"] == "fidelity.units_added")["details"]["added"] == 1
+    with pytest.raises(SurveyError, match="name the unit"):
+        fidelity.ensure_unit_invitation(db, rounds.get_round(db, "R1"), "  ", secret)
