@@ -89,6 +89,11 @@ def make_users(db) -> None:
         users.create_user(db, username, PASSWORDS[username], role, units, actor="test")
 
 
+def round_id_of(db, name: str = "Marts 2015") -> int:
+    """The id of the round build_round made (the shared fixture round by default)."""
+    return db.execute("SELECT id FROM rounds WHERE name = ?", (name,)).fetchone()[0]
+
+
 def invitation_id(db, round_id: int, key: str) -> int:
     return db.execute("SELECT i.id FROM invitations i JOIN people p ON p.id = i.person_id WHERE i.round_id = ? AND p.key = ?",
                       (round_id, key)).fetchone()[0]
@@ -140,12 +145,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_smtp_server():
-    """A real SMTP server (aiosmtpd) on a free loopback port while the block runs."""
+def running_smtp_server(**options):
+    """A real SMTP server (aiosmtpd) on a free loopback port while the block runs; `options` go to
+    aiosmtpd's Controller (TLS contexts, an authenticator)."""
     from aiosmtpd.controller import Controller
 
     handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     try:
         yield SMTPServer(controller, handler)

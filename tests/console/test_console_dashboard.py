@@ -10,7 +10,7 @@ import pytest
 
 from surveyapp import respondents, responses, tokens
 
-from console_helpers import SECRET, build_round, invitation_id
+from console_helpers import SECRET, build_round, invitation_id, round_id_of
 
 # unit, group, what the person did; the questionnaire has 4 items, the round's threshold is 0.5.
 SCENARIO = (
@@ -136,7 +136,7 @@ def test_unit_lead_sees_only_own_units(cdb, as_user, dashboard_round):
     assert rows == expected_table(horsens)
     assert rows[(None, None)]["invited"] == 9
     html = as_user("lead").get(f"/console/rounds/{dashboard_round}").get_data(as_text=True)
-    assert "Kolding" not in html and f'id="kpi-invited">9<' in html
+    assert "Kolding" not in html and 'id="kpi-invited">9<' in html
     horsens_rate = expected_counts(horsens)["rate"]  # 4 of 9
     assert f"under den samlede svarprocent for dine enheder ({horsens_rate:.1f} %)".replace(".", ",") in html
     index = as_user("lead").get("/console/").get_data(as_text=True)
@@ -144,7 +144,7 @@ def test_unit_lead_sees_only_own_units(cdb, as_user, dashboard_round):
 
 
 def test_names_from_uploaded_lists_are_escaped(cdb, as_user):
-    round_id = cdb.execute("SELECT id FROM rounds WHERE name = 'Marts 2015'").fetchone()[0]
+    round_id = round_id_of(cdb)
     respondents.add_respondent(cdb, round_id, {"key": "x-1", "email": "x@example.dk", "name": "<b>Bold</b>",
                                                "group": "ledere", "unit": "<script>alert(1)</script>"}, SECRET, actor="test")
     admin = as_user("boss")

@@ -13,13 +13,9 @@ from surveyapp.cli import main
 from surveyapp.db import connect
 from surveyapp.errors import Conflict, SurveyError
 
-from console_helpers import SECRET, body_of, invitation_id, link_in, smtp_settings, token_for
+from console_helpers import SECRET, body_of, invitation_id, link_in, round_id_of, smtp_settings, token_for
 
 NOW = dt.datetime.now(dt.timezone.utc)
-
-
-def round_id_of(db) -> int:
-    return db.execute("SELECT id FROM rounds WHERE name = 'Marts 2015'").fetchone()[0]
 
 
 def send(db, server, kind="invitation", at=None, **options):

@@ -6,11 +6,7 @@ import json
 
 from surveyapp import responses, rounds, tokens
 
-from console_helpers import SECRET, build_round, invitation_id, token_for
-
-
-def round_id_of(db) -> int:
-    return db.execute("SELECT id FROM rounds WHERE name = 'Marts 2015'").fetchone()[0]
+from console_helpers import SECRET, build_round, invitation_id, round_id_of, token_for
 
 
 def answer(db, key: str, pages: list[dict], submit: bool = False) -> None:

@@ -5,6 +5,8 @@ import json
 
 from surveyapp import rounds
 
+from console_helpers import round_id_of
+
 
 def test_create_round_with_a_questionnaire_per_group(cdb, as_user):
     admin = as_user("boss")
@@ -46,7 +48,7 @@ def test_bad_round_forms_store_nothing_and_say_why(cdb, as_user):
 
 def test_settings_open_and_close_are_audited(cdb, as_user):
     admin = as_user("boss")
-    round_id = cdb.execute("SELECT id FROM rounds WHERE name = 'Marts 2015'").fetchone()[0]
+    round_id = round_id_of(cdb)
     response = admin.post(f"/console/rounds/{round_id}/settings",
                           data={"name": "Marts 2015", "opens": "2015-03-02", "closes": "2015-04-10", "partial_threshold": "40"})
     assert response.status_code == 302

@@ -8,8 +8,7 @@ import pytest
 
 from surveyapp import mail
 
-from console_helpers import SECRET, Collector, free_port, smtp_settings
-
+from console_helpers import SECRET, round_id_of, running_smtp_server, smtp_settings
 
 
 @pytest.fixture(scope="module")
@@ -53,41 +52,23 @@ def server_context(certificate) -> ssl.SSLContext:
     return context
 
 
-def round_id_of(db) -> int:
-    return db.execute("SELECT id FROM rounds WHERE name = 'Marts 2015'").fetchone()[0]
-
-
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit TLS: the connection is TLS
 @pytest.mark.parametrize("mode", ["starttls", "ssl"])
 def test_tls_with_login_delivers(cdb, certificate, mode, trust):
-    from aiosmtpd.controller import Controller
-
-    handler, logins = Collector(), Logins()
+    logins = Logins()
     options = {"tls_context": server_context(certificate), "require_starttls": True} if mode == "starttls" \
         else {"ssl_context": server_context(certificate), "auth_require_tls": False}  # the whole connection is TLS
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), authenticator=logins, auth_required=True,
-                            **options)
-    controller.start()
-    try:
-        settings = {**smtp_settings(controller), "SMTP_TLS": mode, "SMTP_USER": "survey", "SMTP_PASSWORD": "smtp-secret"}
+    with running_smtp_server(authenticator=logins, auth_required=True, **options) as server:
+        settings = {**smtp_settings(server), "SMTP_TLS": mode, "SMTP_USER": "survey", "SMTP_PASSWORD": "smtp-secret"}
         result = mail.send(cdb, round_id_of(cdb), "invitation", settings, SECRET, actor="tester")
         assert (result["sent"], result["failed"]) == (5, 0), result["failed_rows"][0]["error"] if result["failed_rows"] else ""
-        assert len(handler.messages) == 5
+        assert len(server.messages) == 5
         assert logins.seen == [("survey", "smtp-secret", True)]  # one login, over TLS, for the whole batch
-    finally:
-        controller.stop()
 
 
 def test_an_untrusted_certificate_is_refused(cdb, certificate):
-    from aiosmtpd.controller import Controller
-
-    handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ssl_context=server_context(certificate))
-    controller.start()
-    try:
-        settings = {**smtp_settings(controller), "SMTP_TLS": "ssl"}
+    with running_smtp_server(ssl_context=server_context(certificate)) as server:
+        settings = {**smtp_settings(server), "SMTP_TLS": "ssl"}
         result = mail.send(cdb, round_id_of(cdb), "invitation", settings, SECRET, actor="tester")
-        assert (result["sent"], result["failed"]) == (0, 5) and handler.messages == []
+        assert (result["sent"], result["failed"]) == (0, 5) and server.messages == []
         assert all("CERTIFICATE_VERIFY_FAILED" in r["error"] for r in cdb.query("SELECT error FROM mails"))
-    finally:
-        controller.stop()

@@ -10,6 +10,8 @@ import openpyxl
 
 from surveyapp import rounds
 
+from console_helpers import round_id_of
+
 GOOD_CSV = (
     "key;email;name;group;unit;anciennitet\n"
     "hor-10;ida@horsens.example;Ida Juhl;ledere;Horsens;3-5 år\n"
@@ -34,10 +36,6 @@ BAD_LINES = {3, 5, 6, 7, 8}
 
 def counts(db) -> tuple[int, int]:
     return (db.execute("SELECT COUNT(*) FROM invitations").fetchone()[0], db.execute("SELECT COUNT(*) FROM people").fetchone()[0])
-
-
-def round_id_of(db) -> int:
-    return db.execute("SELECT id FROM rounds WHERE name = 'Marts 2015'").fetchone()[0]
 
 
 def post_file(client, round_id: int, data: bytes, name: str):
