@@ -778,6 +778,11 @@ def status_note_rows(notes: dict) -> list[dict]:
     return rows
 
 
+# The columns of the flat rows (overview_rows, trend_rows, self_evaluation_rows, status_note_rows)
+# in the console downloads and the CLI alike.
+OVERVIEW_COLUMNS = ["round", "unit", "index", "score", "light", "answered_items", "n_items", "n_units", "alpha"]
+TREND_COLUMNS = ["index", "unit", "round", "score"]
+SELF_EVALUATION_COLUMNS = ["round", "unit", "item", "code", "label", "reason"]
 STATUS_COLUMNS = ["round", "type", "unit", "code", "activity", "owner", "state", "state_note", "milestone", "measure",
                   "due_round", "status", "value", "target", "baseline", "direction", "comment", "suggested_light", "light",
                   "override_reason"]
@@ -792,6 +797,7 @@ def _cell(value):
 
 def to_csv(rows: list[dict], columns: list[str], rules: list[str]) -> str:
     """CSV with the rules in force as leading '# ' comment lines (pandas: read_csv(..., comment='#'))."""
+    # Not cli.base.emit / analysis.export: neither writes the rules into the file nor neutralises formulas (_cell).
     buffer = io.StringIO()
     for rule in rules:
         buffer.write(f"# {rule}\n")

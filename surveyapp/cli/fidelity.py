@@ -125,7 +125,7 @@ def overview(app, project, round_ref, fmt):
     matrix = service.overview(app.db, _project(app, project), round_ref)
     rows = fa.overview_rows(matrix)
     extra = {"round": matrix["round"], "ladders": matrix["ladders"], "checklists": matrix["checklists"]}
-    _out(rows, fmt, matrix["rules"], ["round", "unit", "index", "score", "light", "answered_items", "n_items", "n_units", "alpha"], extra)
+    _out(rows, fmt, matrix["rules"], service.OVERVIEW_COLUMNS, extra)
 
 
 @fidelity.command("profile")
@@ -168,7 +168,7 @@ def trends(app, project, out_dir):
     data = service.trends(app.db, project)
     for fmt in ("png", "svg"):
         (out / f"fidelity-trends.{fmt}").write_bytes(service.trend_figure_bytes(app.db, project, fmt))
-    (out / "fidelity-trends.csv").write_text(service.to_csv(service.trend_rows(data), ["index", "unit", "round", "score"], data["rules"]),
+    (out / "fidelity-trends.csv").write_text(service.to_csv(service.trend_rows(data), service.TREND_COLUMNS, data["rules"]),
                                              encoding="utf-8")
     click.echo(f"wrote {out}/fidelity-trends.png, .svg and .csv")
 
@@ -181,7 +181,7 @@ def trends(app, project, out_dir):
 def self_evaluation(app, project, round_ref, fmt):
     """The self-evaluation as units x questions: answer label and free-text reason per cell."""
     matrix = service.self_evaluation(app.db, _project(app, project), round_ref)
-    _out(service.self_evaluation_rows(matrix), fmt, matrix["rules"], ["round", "unit", "item", "code", "label", "reason"])
+    _out(service.self_evaluation_rows(matrix), fmt, matrix["rules"], service.SELF_EVALUATION_COLUMNS)
 
 
 # ---------------------------------------------------------------- activities

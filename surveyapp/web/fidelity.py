@@ -185,10 +185,8 @@ def overview(project):
 def overview_csv(project):
     _project(project)
     matrix = _for_round(service.overview, project)
-    rows = fa.overview_rows(matrix)
-    columns = ["round", "unit", "index", "score", "light", "answered_items", "n_items", "n_units", "alpha"]
-    return _download(service.to_csv(rows, columns, matrix["rules"]), f"fidelitet-{project}-{matrix['round']}.csv",
-                     "text/csv; charset=utf-8")
+    return _download(service.to_csv(fa.overview_rows(matrix), service.OVERVIEW_COLUMNS, matrix["rules"]),
+                     f"fidelitet-{project}-{matrix['round']}.csv", "text/csv; charset=utf-8")
 
 
 @bp.get("/<project>/trends.<fmt>")
@@ -199,7 +197,7 @@ def trends(project, fmt):
     try:
         if fmt == "csv":
             data = service.trends(db, project, allowed_units())
-            return _download(service.to_csv(service.trend_rows(data), ["index", "unit", "round", "score"], data["rules"]),
+            return _download(service.to_csv(service.trend_rows(data), service.TREND_COLUMNS, data["rules"]),
                              f"fidelitet-{project}-udvikling.csv", "text/csv; charset=utf-8")
         if fmt not in ("png", "svg"):
             abort(404)
@@ -421,5 +419,5 @@ def self_evaluation(project):
 def self_evaluation_csv(project):
     _project(project)
     matrix = _for_round(service.self_evaluation, project)
-    return _download(service.to_csv(service.self_evaluation_rows(matrix), ["round", "unit", "item", "code", "label", "reason"],
+    return _download(service.to_csv(service.self_evaluation_rows(matrix), service.SELF_EVALUATION_COLUMNS,
                                     matrix["rules"]), f"selvevaluering-{project}.csv", "text/csv; charset=utf-8")
