@@ -75,6 +75,12 @@ class Scope:
     def groups(self, round_id: int) -> list[str]:
         return sorted(self.questionnaires[round_id])
 
+    def entries(self):
+        """(round, group, questionnaire) for every group of every round, rounds in time order."""
+        for r in self.rounds:
+            for group in self.groups(r["id"]):
+                yield r, group, self.questionnaires[r["id"]][group][1]
+
     def spec(self, round_id: int, group: str, item_id: str) -> ItemSpec | None:
         entry = self.questionnaire(round_id, group)
         if entry is None:
@@ -306,16 +312,14 @@ def _item_table(scope: Scope, by: tuple[str, ...], raw: list[tuple], decimals: i
 
 def multiple_items(scope: Scope) -> list[str]:
     """Multiple-choice (checklist) items of the scope's questionnaires."""
-    return sorted({item.id for r in scope.rounds for _, q, _ in scope.questionnaires[r["id"]].values()
-                   for item in q.items() if item.type == "multiple"})
+    return sorted({item.id for _, _, q in scope.entries() for item in q.items() if item.type == "multiple"})
 
 
 def _item_order(scope: Scope) -> dict[str, int]:
     order: dict[str, int] = {}
-    for r in scope.rounds:
-        for group in scope.groups(r["id"]):
-            for item in scope.questionnaires[r["id"]][group][1].items():
-                order.setdefault(item.id, len(order))
+    for _, _, q in scope.entries():
+        for item in q.items():
+            order.setdefault(item.id, len(order))
     return order
 
 
@@ -434,14 +438,12 @@ def respondent_values(db, scope: Scope, items: list[str] | None = None, responde
 def index_definitions(scope: Scope) -> dict[str, dict]:
     """Indices declared in the scope's questionnaires: id -> {title, items, min_share, thresholds}."""
     found: dict[str, dict] = {}
-    for r in scope.rounds:
-        for group in scope.groups(r["id"]):
-            q = scope.questionnaires[r["id"]][group][1]
-            for index in q.indices:
-                found.setdefault(index.id, {"id": index.id, "title": index.title, "items": list(index.items),
-                                            "min_share": index.min_share, "questionnaire": q.id,
-                                            "thresholds": (index.thresholds.green, index.thresholds.yellow) if index.thresholds else None,
-                                            "targets": index.targets or {}})
+    for _, _, q in scope.entries():
+        for index in q.indices:
+            found.setdefault(index.id, {"id": index.id, "title": index.title, "items": list(index.items),
+                                        "min_share": index.min_share, "questionnaire": q.id,
+                                        "thresholds": (index.thresholds.green, index.thresholds.yellow) if index.thresholds else None,
+                                        "targets": index.targets or {}})
     return found
 
 
@@ -704,25 +706,22 @@ def export_data(db, round_refs: list | None = None, project: str | None = None, 
     # One column per item *version*: a reworded item never shares a column with its old wording.
     # The first version keeps the item id as its name; later ones are called id_v2, id_v3, ...
     versions_of: dict[str, set] = defaultdict(set)
-    for r in scope.rounds:
-        for group in scope.groups(r["id"]):
-            for item in scope.questionnaires[r["id"]][group][1].question_items():
-                versions_of[item.id].add(item.version)
+    for _, _, q in scope.entries():
+        for item in q.question_items():
+            versions_of[item.id].add(item.version)
     column_of = {(item_id, v): item_id if v == min(vs) else f"{item_id}_v{v}" for item_id, vs in versions_of.items() for v in vs}
     variables: dict[str, dict] = {}
-    for r in scope.rounds:
-        for group in scope.groups(r["id"]):
-            q = scope.questionnaires[r["id"]][group][1]
-            for item in q.question_items():
-                spec = item_spec(q, item)
-                name = column_of[(item.id, item.version)]
-                var = variables.setdefault(name, {"name": name, "item": item.id, "label": item.text, "type": item.type,
-                                                  "value_labels": {}, "missing": [], "versions": set(), "reverse": item.reverse,
-                                                  "questionnaires": set()})
-                var["value_labels"].update(spec.labels)
-                var["missing"] = sorted(set(var["missing"]) | set(spec.missing))
-                var["versions"].add(item.version)
-                var["questionnaires"].add(q.id)
+    for _, _, q in scope.entries():
+        for item in q.question_items():
+            spec = item_spec(q, item)
+            name = column_of[(item.id, item.version)]
+            var = variables.setdefault(name, {"name": name, "item": item.id, "label": item.text, "type": item.type,
+                                              "value_labels": {}, "missing": [], "versions": set(), "reverse": item.reverse,
+                                              "questionnaires": set()})
+            var["value_labels"].update(spec.labels)
+            var["missing"] = sorted(set(var["missing"]) | set(spec.missing))
+            var["versions"].add(item.version)
+            var["questionnaires"].add(q.id)
     for var in variables.values():
         var["versions"] = sorted(var["versions"])
         var["questionnaires"] = sorted(var["questionnaires"])
@@ -823,8 +822,7 @@ def _scale_text(spec: ItemSpec) -> str:
 
 
 def _source(scope: Scope, item_id: str | None = None) -> str:
-    qids = sorted({q.id for r in scope.rounds for _, q, _ in scope.questionnaires[r["id"]].values()
-                   if item_id is None or any(i.id == item_id for i in q.items())})
+    qids = sorted({q.id for _, _, q in scope.entries() if item_id is None or any(i.id == item_id for i in q.items())})
     return f"{', '.join(qids)}; runder: {', '.join(r['name'] for r in scope.rounds)}"
 
 

@@ -72,11 +72,10 @@ def project_page(project_id):
         context["labels"] = {r["id"]: round_label(r["name"], r.get("opens")) for r in scope.rounds}
         groups = sorted({g for r in scope.rounds for g in scope.groups(r["id"])})
         items: dict[str, str] = {}
-        for r in scope.rounds:
-            for g in scope.groups(r["id"]):
-                for item in scope.questionnaires[r["id"]][g][1].items():
-                    if item.type in ("scale", "single", "number", "multiple"):
-                        items.setdefault(item.id, item.text)
+        for _, _, q in scope.entries():
+            for item in q.items():
+                if item.type in ("scale", "single", "number", "multiple"):
+                    items.setdefault(item.id, item.text)
         context.update(groups=groups, items=list(items.items()), indices=report_data.index_definitions(scope))
         item = sel["item"] if sel["item"] in items else (next(iter(items)) if items else "")
         sel["item"] = item
@@ -87,8 +86,7 @@ def project_page(project_id):
                 rows = [r for r in rows if r.get("group") in (sel["group"], None) or "group" not in by]
             context["item_rows"] = rows
             context["source"] = report_data._source(scope, item)
-            spec = next((scope.spec(r["id"], g, item) for r in scope.rounds for g in scope.groups(r["id"])
-                         if scope.spec(r["id"], g, item) is not None), None)
+            spec = next(filter(None, (scope.spec(r["id"], g, item) for r, g, _ in scope.entries())), None)
             context["option_labels"] = {str(code): label for code, label in (spec.labels if spec else {}).items()}
             context["versions"] = sorted({r["item_version"] for r in rows})
             context["changes"] = [c for c in report_data.item_changes(db, by_group="group" in by, scope=scope, items=[item])
