@@ -152,3 +152,14 @@ def test_names_from_uploaded_lists_are_escaped(cdb, as_user):
         html = admin.get(url).get_data(as_text=True)
         assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<b>Bold</b>" not in admin.get(f"/console/rounds/{round_id}/respondents").get_data(as_text=True)
+
+
+def test_rates_csv_does_not_let_an_uploaded_unit_name_start_a_formula(cdb, as_user):
+    round_id = round_id_of(cdb)
+    respondents.add_respondent(cdb, round_id, {"key": "x-2", "email": "y@example.dk", "group": "ledere",
+                                               "unit": '=HYPERLINK("http://evil.example","Vejle")'}, SECRET, actor="test")
+    text = as_user("boss").get(f"/console/rounds/{round_id}/rates.csv").get_data(as_text=True)
+    units = {row["unit"] for row in csv.DictReader(io.StringIO(text))}
+    # Opened in a spreadsheet, a leading apostrophe keeps the cell text.
+    assert units == {"", "Horsens", "Kolding", '\'=HYPERLINK("http://evil.example","Vejle")'}
+    assert text.splitlines()[0] == "round,group,unit,invited,ineligible,started,complete,valid_partial,responded,rate,rr1,rr2"
