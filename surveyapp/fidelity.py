@@ -417,7 +417,7 @@ def self_evaluation(db, project: str, round_ref=None, units: list[str] | None = 
         answers = {u: a for u, a in answers.items() if u in units}
     matrix = fa.self_evaluation_matrix(answers, questions)
     options = questions[0]["options"] if questions else {}
-    matrix.update({"project": project, "round": round_["name"], "questionnaire": q.title,
+    matrix.update({"project": project, "round": round_["name"], "rounds": [r["name"] for r in rounds], "questionnaire": q.title,
                    "rules": [f"Kilde: {q.title} ({q.id}), runde {round_['name']}.",
                              "Skala: " + " / ".join(f"{label} ({code})" for code, label in options.items())
                              + '; "Ved ikke" vises som svar, men er ikke en vurdering.',

@@ -409,9 +409,7 @@ def indicator_add(project):
 def self_evaluation(project):
     project_row = _project(project)
     matrix = _for_round(service.self_evaluation, project)
-    rounds = service.kind_rounds(get_db(), project, "self_evaluation")
-    return render_template("fidelity/self_evaluation.html", project=project_row, m=matrix, rounds=rounds,
-                           title="Selvevaluering")
+    return render_template("fidelity/self_evaluation.html", project=project_row, m=matrix, title="Selvevaluering")
 
 
 @bp.get("/<project>/self-evaluation.csv")

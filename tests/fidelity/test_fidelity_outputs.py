@@ -121,6 +121,12 @@ def test_self_evaluation_matrix(admin, db, secret, fid_project, register_unit):
     assert len(matrix["questions"]) == 10  # the text items are reasons, not questions
     page = admin.get("/fidelity/fid/self-evaluation").get_data(as_text=True)
     assert "Klar ansvarsfordeling" in page and "I mindre grad" in page and "grade-4" in page
+    assert 'id="round"' not in page  # one self-evaluation round: no round picker
+    fidelity.create_unit_round(db, "Selvevaluering 2", "selvevaluering", "fid", ["Nord", "Syd"], secret)
+    page = admin.get("/fidelity/fid/self-evaluation?round=Selvevaluering").get_data(as_text=True)
+    picker = page.split('id="round"')[1].split("</select>")[0]
+    assert "<option selected>Selvevaluering</option>" in picker and "<option >Selvevaluering 2</option>" in picker
+    assert "Klar ansvarsfordeling" in page
 
 
 def test_cli_overview_profile_and_refusal(db_path, db, answered, tmp_path, monkeypatch):
