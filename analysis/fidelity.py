@@ -139,11 +139,11 @@ def profile(unit: str, rounds: list[dict], values: dict[int, dict[str, dict]], i
     index_rows = []
     for index in indices:
         rows, previous = [], None  # (round name, score) of the latest earlier round with a score
-        for position, round_ in enumerate(rounds):
+        for round_ in rounds:
             by_unit = values.get(round_["id"], {})
-            scores = {u: unit_index(v, index)["score"] for u, v in by_unit.items()}
-            mine = unit_index(by_unit[unit], index) if unit in by_unit else {"score": None, "light": None, "answered": 0,
-                                                                              "n_items": len(index["items"])}
+            cells = {u: unit_index(v, index) for u, v in by_unit.items()}
+            scores = {u: c["score"] for u, c in cells.items()}
+            mine = cells.get(unit) or {"score": None, "light": None, "answered": 0, "n_items": len(index["items"])}
             target = (index.get("targets") or {}).get(round_["name"])
             change = None if (previous is None or mine["score"] is None) else mine["score"] - previous[1]
             rows.append({"round": round_["name"], "round_id": round_["id"], "answered_round": unit in by_unit, **mine,
