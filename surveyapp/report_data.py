@@ -60,6 +60,7 @@ class Scope:
                 entries[group] = (entry["version_id"], q, bool(q.personal))
             self.questionnaires[r["id"]] = entries
         self.index_of = {r["id"]: i for i, r in enumerate(self.rounds)}
+        self._specs: dict[tuple, ItemSpec | None] = {}
 
     @property
     def round_ids(self) -> list[int]:
@@ -82,14 +83,15 @@ class Scope:
                 yield r, group, self.questionnaires[r["id"]][group][1]
 
     def spec(self, round_id: int, group: str, item_id: str) -> ItemSpec | None:
-        entry = self.questionnaire(round_id, group)
-        if entry is None:
-            return None
-        try:
-            item = entry[1].item(item_id)
-        except KeyError:
-            return None
-        return item_spec(entry[1], item)
+        """The item as `group` was asked it in the round (None when not asked); made once per scope."""
+        key = (round_id, group, item_id)
+        if key not in self._specs:
+            entry = self.questionnaire(round_id, group)
+            try:
+                self._specs[key] = item_spec(entry[1], entry[1].item(item_id)) if entry is not None else None
+            except KeyError:
+                self._specs[key] = None
+        return self._specs[key]
 
     def rules(self) -> dict:
         """The rules a report or export used, for its caption and codebook."""
@@ -412,17 +414,13 @@ def respondent_values(db, scope: Scope, items: list[str] | None = None, responde
     if items:
         sql += f" AND a.item_id IN ({_in(items)})"
         args += list(items)
-    specs: dict[tuple, ItemSpec | None] = {}
     for response_id, item_id, num, text, version in db.execute(sql, args):
         response = responses.get(response_id)
         if response is None:
             continue
         response["raw"][item_id] = num if num is not None else text
         response["versions"][item_id] = version
-        key = (response["round_id"], response["group"], item_id)
-        if key not in specs:
-            specs[key] = scope.spec(*key)
-        spec = specs[key]
+        spec = scope.spec(response["round_id"], response["group"], item_id)
         if num is None or spec is None or not spec.has_mean:
             continue
         if float(num) in {float(c) for c in spec.missing}:
@@ -931,8 +929,8 @@ def build_figures(db, out_dir, round_refs: list | None = None, project: str | No
             n_by_round = {label_of[r["id"]]: {d["title"]: next((x["n"] for x in irows if x["index"] == d["id"] and x["round_id"] == r["id"]), None)
                                               for d in definitions.values()} for r in scope.rounds}
             thresholds = next((d["thresholds"] for d in definitions.values() if d["thresholds"]), None)
-            codes = [c for r in scope.rounds for g in scope.groups(r["id"]) for d in definitions.values() for i in d["items"]
-                     for c in ((scope.spec(r["id"], g, i).substantive if scope.spec(r["id"], g, i) else ()))]
+            specs = [scope.spec(r["id"], g, i) for r, g, _ in scope.entries() for d in definitions.values() for i in d["items"]]
+            codes = [c for spec in specs if spec is not None for c in spec.substantive]
             index_scale = (min(codes), max(codes)) if codes else (1, 5)
             index_source = ", ".join(sorted({d["questionnaire"] for d in definitions.values()}))
             index_rounds = [label_of[r["id"]] for r in scope.rounds if any(x["round_id"] == r["id"] for x in irows)]
