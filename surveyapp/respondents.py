@@ -22,7 +22,6 @@ def validate_rows(db, round_: dict, header: list[str], rows: list[tuple[int, dic
     if "key" not in lower and "email" not in lower:
         raise ImportRejected(filename, [RowError(1, "key", "the file needs a column 'key' or 'email'")])
     groups = set(round_questionnaires(db, round_["id"]))
-    open_groups = "" in groups
     existing_keys = {r["key"] for r in db.query(
         "SELECT p.key FROM invitations i JOIN people p ON p.id = i.person_id WHERE i.round_id = ? AND i.removed_at IS NULL",
         [round_["id"]])}
@@ -37,10 +36,9 @@ def validate_rows(db, round_: dict, header: list[str], rows: list[tuple[int, dic
             row_errors.append(RowError(line, "key", "neither key nor email is given"))
         if email and not EMAIL_RE.match(email):
             row_errors.append(RowError(line, "email", f"'{email}' is not an e-mail address"))
-        if cell["group"] and not open_groups and cell["group"] not in groups:
-            row_errors.append(RowError(line, "group", f"unknown group '{cell['group']}' (this round has {', '.join(sorted(groups))})"))
-        if not cell["group"] and not open_groups:
-            row_errors.append(RowError(line, "group", f"group is required (one of {', '.join(sorted(groups))})"))
+        group_error = _group_error(groups, cell["group"])
+        if group_error:
+            row_errors.append(RowError(line, "group", group_error))
         if cell["language"] not in LANGUAGES:
             row_errors.append(RowError(line, "language", f"language must be da or en, not '{cell['language']}'"))
         if key and key in seen:
@@ -62,6 +60,21 @@ def validate_rows(db, round_: dict, header: list[str], rows: list[tuple[int, dic
     return records
 
 
+def _group_error(groups: set[str], group: str) -> str | None:
+    """Why a respondent cannot be in `group` of a round whose questionnaires are for `groups`
+    ('' among them: anyone may), or None."""
+    if "" in groups or group in groups:
+        return None
+    if not group:
+        return f"group is required (one of {', '.join(sorted(groups))})"
+    return f"unknown group '{group}' (this round has {', '.join(sorted(groups))})"
+
+
+def _refuse_closed(round_: dict) -> None:
+    if round_["status"] == "closed":
+        raise Conflict(f"round '{round_['name']}' is closed")
+
+
 def preview_import(db, round_ref, path: str | Path | None = None, data: bytes | None = None, filename: str | None = None) -> list[dict]:
     """Validate a list without storing anything (the console's preview step)."""
     round_ = get_round(db, round_ref)
@@ -74,8 +87,7 @@ def import_respondents(db, round_ref, path: str | Path | None = None, secret: st
                        filename: str | None = None, actor: str = "cli") -> dict:
     """Add every row of a file to a round's list, or nothing if any row is bad."""
     round_ = get_round(db, round_ref)
-    if round_["status"] == "closed":
-        raise Conflict(f"round '{round_['name']}' is closed")
+    _refuse_closed(round_)
     name = filename or str(path)
     header, rows = read_table(path, data, name)
     with transaction(db):
@@ -100,11 +112,11 @@ def add_invitation(db, round_: dict, record: dict, secret: str) -> int:
             "UPDATE people SET name = COALESCE(?, name), email = COALESCE(?, email), language = COALESCE(?, language) WHERE id = ?",
             (record.get("name"), record.get("email"), record.get("language"), person_id),
         )
-    if db.execute("SELECT 1 FROM invitations WHERE round_id = ? AND person_id = ? AND removed_at IS NULL",
-                  (round_["id"], person_id)).fetchone():
+    # At most one invitation per person and round (UNIQUE): a removed one is brought back rather than duplicated.
+    old = db.execute("SELECT id, removed_at FROM invitations WHERE round_id = ? AND person_id = ?",
+                     (round_["id"], person_id)).fetchone()
+    if old and old["removed_at"] is None:
         raise Conflict(f"'{record['key']}' is already on this round's list")
-    # A removed invitation of the same person is brought back rather than duplicated.
-    old = db.execute("SELECT id FROM invitations WHERE round_id = ? AND person_id = ?", (round_["id"], person_id)).fetchone()
     attributes = json.dumps(record.get("attributes") or {}, ensure_ascii=False)
     if old:
         db.execute("UPDATE invitations SET removed_at = NULL, group_name = ?, unit = ?, attributes = ? WHERE id = ?",
@@ -155,11 +167,9 @@ def copy_list(db, from_round, to_round, secret: str, actor: str = "cli") -> dict
     added = skipped = 0
     with transaction(db):
         groups = set(round_questionnaires(db, target["id"]))
+        on_list = {r["key"] for r in list_respondents(db, target["id"])}
         for row in list_respondents(db, source["id"]):
-            on_list = db.execute(
-                "SELECT 1 FROM invitations i JOIN people p ON p.id = i.person_id WHERE i.round_id = ? AND p.key = ? AND i.removed_at IS NULL",
-                (target["id"], row["key"])).fetchone()
-            if on_list or not row["eligible"] or ("" not in groups and row["group_name"] not in groups):
+            if row["key"] in on_list or not row["eligible"] or _group_error(groups, row["group_name"]):
                 skipped += 1
                 continue
             add_invitation(db, target, {"key": row["key"], "group": row["group_name"], "unit": row["unit"],
@@ -213,10 +223,10 @@ def update_respondent(db, invitation_id: int, actor: str = "cli", **changes) -> 
             raise SurveyError(f"'{clean['email']}' is not an e-mail address")
         if "language" in clean and clean["language"] not in LANGUAGES:
             raise SurveyError("language must be da or en")
-        groups = set(round_questionnaires(db, round_["id"]))
         if "group" in clean and clean["group"] != invitation["group_name"]:
-            if "" not in groups and clean["group"] not in groups:
-                raise SurveyError(f"unknown group '{clean['group']}' (this round has {', '.join(sorted(groups))})")
+            group_error = _group_error(set(round_questionnaires(db, round_["id"])), clean["group"])
+            if group_error:
+                raise SurveyError(group_error)
         moved = {k for k, col in (("group", "group_name"), ("unit", "unit")) if k in clean and clean[k] != invitation[col]}
         if moved and _has_response(db, invitation):
             raise Conflict(f"{' and '.join(sorted(moved))} cannot change: {invitation['key']} has started answering")
@@ -270,8 +280,7 @@ def add_respondent(db, round_ref, record: dict, secret: str, actor: str = "cli")
     `record` has key and/or email, and optionally name, group, unit, language.
     Raises ImportRejected (line 1 = the form) naming every problem."""
     round_ = get_round(db, round_ref)
-    if round_["status"] == "closed":
-        raise Conflict(f"round '{round_['name']}' is closed")
+    _refuse_closed(round_)
     header = list(STANDARD_COLUMNS)
     row = {column: str(record.get(column) or "") for column in header}
     with transaction(db):

@@ -367,3 +367,27 @@ def test_rows_without_answers_are_non_respondents_not_responses(cli, db_path, li
     assert set(got) == {"P1", "P4"} and got["P4"] == {**got["P4"], "status": "complete", "answers": {}}
     rates = cli.json("report", "response-rates", "--round", listed, "--format", "json")[0]
     assert (rates["invited"], rates["started"], rates["complete"]) == (5, 2, 2)
+
+
+def test_copy_list_and_bringing_back_a_removed_respondent(db, secret, small_yaml):
+    from surveyapp import questionnaire_store, respondents, rounds
+    from surveyapp.errors import Conflict
+
+    questionnaire_store.load(db, small_yaml)
+    first = rounds.create_round(db, "R1", {"lead": "small", "staff": "small"}, "p")
+    second = rounds.create_round(db, "R2", {"staff": "small"}, "p")
+    r1, r2 = rounds.get_round(db, first), rounds.get_round(db, second)
+    ids = {key: respondents.add_invitation(db, r1, {"key": key, "group": group, "unit": "A"}, secret)
+           for key, group in (("s1", "staff"), ("s2", "staff"), ("s3", "staff"), ("l1", "lead"))}
+    respondents.mark_ineligible(db, ids["s3"], "fratrådt")
+    already = respondents.add_invitation(db, r2, {"key": "s2", "group": "staff", "unit": "B"}, secret)
+    # s1 copied; s2 already on R2's list, s3 ineligible, l1 in a group R2 has no questionnaire for.
+    assert respondents.copy_list(db, "R1", "R2", secret) == {"added": 1, "skipped": 3}
+    assert sorted(r["key"] for r in respondents.list_respondents(db, "R2")) == ["s1", "s2"]
+    # On the list: refused. Removed, then added again: the same invitation comes back, with the new unit.
+    with pytest.raises(Conflict):
+        respondents.add_invitation(db, r2, {"key": "s2", "group": "staff", "unit": "C"}, secret)
+    respondents.remove_respondent(db, already)
+    assert respondents.add_invitation(db, r2, {"key": "s2", "group": "staff", "unit": "C"}, secret) == already
+    assert respondents.get_invitation(db, already)["removed_at"] is None
+    assert respondents.get_invitation(db, already)["unit"] == "C"
