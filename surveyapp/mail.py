@@ -90,6 +90,11 @@ SMTP_TIMEOUT = 30
 
 # --- Templates ------------------------------------------------------------------------------
 
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise SurveyError(f"kind must be invitation or reminder, not '{kind}'")
+
+
 def check_template(subject: str, body: str) -> None:
     """Refuse placeholders other than {name}, {link}, {round}, {closes}, and a body without {link}."""
     problems = []
@@ -114,8 +119,7 @@ def check_template(subject: str, body: str) -> None:
 
 
 def get_template(db, round_id: int, kind: str) -> dict:
-    if kind not in KINDS:
-        raise SurveyError(f"kind must be invitation or reminder, not '{kind}'")
+    _check_kind(kind)
     row = db.execute("SELECT subject, body FROM mail_templates WHERE round_id = ? AND kind = ?", (round_id, kind)).fetchone()
     if row is None:
         return {**DEFAULT_TEMPLATES[kind], "default": True, "kind": kind}
@@ -123,8 +127,7 @@ def get_template(db, round_id: int, kind: str) -> dict:
 
 
 def save_template(db, round_ref, kind: str, subject: str, body: str, actor: str = "cli") -> dict:
-    if kind not in KINDS:
-        raise SurveyError(f"kind must be invitation or reminder, not '{kind}'")
+    _check_kind(kind)
     subject, body = (subject or "").strip(), (body or "").replace("\r\n", "\n").strip() + "\n"
     check_template(subject, body)
     round_ = get_round(db, round_ref)
@@ -195,8 +198,7 @@ def _mails_by_invitation(db, round_id: int) -> dict[int, list[dict]]:
 def plan(db, round_ref, kind: str, min_days: int = 3, max_reminders: int = 2, units: list[str] | None = None,
          at: dt.datetime | None = None) -> list[dict]:
     """One decision per person on the list: action 'send', 'retry' (a failed mail) or 'skip' with a reason."""
-    if kind not in KINDS:
-        raise SurveyError(f"kind must be invitation or reminder, not '{kind}'")
+    _check_kind(kind)
     if min_days < 0 or max_reminders < 0:
         raise SurveyError("--min-days and --max cannot be negative")
     round_ = get_round(db, round_ref)

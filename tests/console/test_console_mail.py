@@ -387,3 +387,13 @@ def test_runs_at_the_same_time_retry_a_failed_mail_once(cdb, console_db_path, sm
     results = run_at_the_same_time(console_db_path, smtp_server, monkeypatch)
     assert sum(r["sent"] for r in results) == 1
     assert smtp_server.recipients().count("carl@horsens.example") == 1 and len(smtp_server.messages) == 5
+
+
+def test_an_unknown_kind_of_mail_is_refused_everywhere(cdb):
+    round_id = round_id_of(cdb)
+    for call in (lambda: mail.get_template(cdb, round_id, "letter"),
+                 lambda: mail.save_template(cdb, round_id, "letter", "Hej", "{link}"),
+                 lambda: mail.plan(cdb, round_id, "letter")):
+        with pytest.raises(SurveyError, match="kind must be invitation or reminder, not 'letter'"):
+            call()
+    assert not cdb.execute("SELECT 1 FROM mail_templates").fetchone()
