@@ -82,7 +82,7 @@ def _quote(name: str) -> str:
 @bp.context_processor
 def _helpers():
     return {"light_label": lambda light: fa.LIGHT_LABELS.get(light, fa.LIGHT_LABELS[None]),
-            "status_label": lambda status: fa.STATUS_LABELS.get(status, ""),
+            "status_labels": fa.STATUS_LABELS, "override_lights": service.OVERRIDE_LIGHTS,
             "can_edit_unit": _can_edit_unit}
 
 

@@ -98,6 +98,11 @@ def test_status_page_updates_and_override_from_the_console(admin, db, answered):
     admin.post(f"/fidelity/fid/milestones/{milestone}/override", data={"round": "R2", "light": "yellow", "reason": "Aftalt i december"})
     page = admin.get("/fidelity/fid/status?round=R2").get_data(as_text=True)
     assert "Tre af fire" in page and "Aftalt i december" in page and "Tilsidesat, forslag: Rød" in page
+    statuses = page.split(f'id="status-{milestone}"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="([^"]*)"', statuses) == ["", "ja", "nej", "paa_vej", "na"] and ">På vej</option>" in statuses
+    lights = page.split(f'id="light-{milestone}"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="([^"]*)"', lights) == ["auto", "green", "yellow", "red", "none"]
+    assert 'value="yellow" selected' in lights
     assert admin.get("/fidelity/fid/status.xlsx?round=R2").data[:2] == b"PK"
     rows = _csv_rows(admin.get("/fidelity/fid/status.csv?round=R2").get_data(as_text=True))
     assert rows[0]["suggested_light"] == "red" and rows[0]["light"] == "yellow" and rows[0]["override_reason"] == "Aftalt i december"
