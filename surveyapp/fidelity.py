@@ -295,8 +295,12 @@ def _values(db, rounds: list[dict]) -> dict[int, dict[str, dict]]:
     return {r["id"]: unit_answers(db, r) for r in rounds}
 
 
+def source(q: Questionnaire) -> str:
+    return f"{q.title} ({q.id})"
+
+
 def rules_for(q: Questionnaire, min_other: int = fa.MIN_OTHER_UNITS) -> list[str]:
-    return [f"Kilde: {q.title} ({q.id})."] + fa.index_rules(index_defs(q), min_other, scale_text(q))
+    return [f"Kilde: {source(q)}."] + fa.index_rules(index_defs(q), min_other, scale_text(q))
 
 
 def profile(db, project: str, unit: str, min_other: int = fa.MIN_OTHER_UNITS) -> dict:
@@ -365,12 +369,12 @@ def trends(db, project: str, units: list[str] | None = None) -> dict:
     for index in indices:
         series[index["id"]] = {u: [fa.unit_index(values[r["id"]][u], index)["score"] if u in values[r["id"]] else None
                                    for r in rounds] for u in all_units}
-    return {"rounds": [r["name"] for r in rounds], "indices": indices, "series": series, "rules": rules_for(q)}
+    return {"rounds": [r["name"] for r in rounds], "indices": indices, "series": series, "rules": rules_for(q), "source": source(q)}
 
 
 def trend_figure_bytes(db, project: str, fmt: str = "png", units: list[str] | None = None) -> bytes:
     data = trends(db, project, units)
-    caption = fa.trend_caption(data["rounds"], data["series"], data["indices"], data["rules"][0].removeprefix("Kilde: ").rstrip("."))
+    caption = fa.trend_caption(data["rounds"], data["series"], data["indices"], data["source"])
     fig = fa.trend_figure(data["rounds"], data["series"], data["indices"], caption)
     return fa.figure_bytes(fig, fmt)
 
@@ -418,7 +422,7 @@ def self_evaluation(db, project: str, round_ref=None, units: list[str] | None = 
     matrix = fa.self_evaluation_matrix(answers, questions)
     options = questions[0]["options"] if questions else {}
     matrix.update({"project": project, "round": round_["name"], "rounds": [r["name"] for r in rounds], "questionnaire": q.title,
-                   "rules": [f"Kilde: {q.title} ({q.id}), runde {round_['name']}.",
+                   "rules": [f"Kilde: {source(q)}, runde {round_['name']}.",
                              "Skala: " + " / ".join(f"{label} ({code})" for code, label in options.items())
                              + '; "Ved ikke" vises som svar, men er ikke en vurdering.',
                              "Én besvarelse pr. enhed, registreret på enhedens vegne; begrundelsen står under svaret."]})

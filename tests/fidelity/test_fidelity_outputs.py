@@ -57,6 +57,7 @@ def test_trends_figure_and_csv(admin, answered, output_dir):
     (output_dir / "fidelity-trends-test.png").write_bytes(png.data)
     svg = admin.get("/fidelity/fid/trends.svg").get_data(as_text=True)
     assert "<svg" in svg and "Indeks A" in svg
+    assert "Fidelitet (test) (fid-test). Enheder med indeks pr. runde" in svg  # the caption names its source
     rows = _csv_rows(admin.get("/fidelity/fid/trends.csv").get_data(as_text=True))
     nord_a = [r["score"] for r in rows if r["unit"] == "Nord" and r["index"] == "ia"]
     assert [float(x) if x else None for x in nord_a] == [4.0, 3.5, None]
