@@ -28,7 +28,7 @@ from analysis.suppression import TOO_FEW, spread, suppress
 from .errors import NotFound, SurveyError
 from .questionnaire import Questionnaire
 from .questionnaire_store import get_version
-from .results import response_rows, select_rounds
+from .results import rate_rows, response_rows, select_rounds
 from .rounds import get_project, round_questionnaires
 
 DIMENSIONS = ("group", "unit")
@@ -796,8 +796,6 @@ def export_data(db, round_refs: list | None = None, project: str | None = None, 
 
 
 def rate_cells(db, round_refs: list | None = None, project: str | None = None, units: list[str] | None = None) -> list[dict]:
-    from .results import rate_rows
-
     return rate_rows(db, round_refs, ("group", "unit"), project, units)
 
 

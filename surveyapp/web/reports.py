@@ -114,11 +114,9 @@ def project_page(project_id):
             context["index_rows"] = report_data.index_rows(db, by_unit="unit" in by, scope=scope)
         if sel["index"] and sel["index"] in context["indices"]:
             context["index_rows"] = [x for x in context["index_rows"] if x["index"] == sel["index"]]
-        context["paired"] = None
         if len(scope.rounds) == 2 and item and not any(r["anonymous"] for r in scope.rounds):
-            paired = report_data.paired_rows(db, scope.rounds[0]["id"], scope.rounds[1]["id"], project_id, [item])
-            context["paired"] = paired
-        context["rates"] = [x for x in report_data.rate_cells(db, sel["round_ids"], project_id)]
+            context["paired"] = report_data.paired_rows(db, scope.rounds[0]["id"], scope.rounds[1]["id"], project_id, [item])
+        context["rates"] = report_data.rate_cells(db, sel["round_ids"], project_id)
         context["rules"] = scope.rules()
     except SurveyError as exc:
         error = str(exc)
