@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import random
+import zlib
 from pathlib import Path
 
-from . import questionnaire_store, respondents, responses, rounds, users
+from . import questionnaire_store, respondents, responses, rounds, tokens, users
 from .db import transaction
 
 QUESTIONNAIRE_DIR = Path(__file__).resolve().parent.parent / "questionnaires"
@@ -34,14 +35,12 @@ EXTRA_DEMOS = ("surveyapp.fidelity_demo", "surveyapp.cases_demo")
 
 
 def build_demo(db, secret: str, seed: int = 2013, force: bool = False) -> list[str]:
-    if rounds.list_projects(db) and not force:
-        if any(p["id"] == PROJECT for p in rounds.list_projects(db)):
-            return ["the demo project exists already; nothing changed (use --force on a new database to rebuild)"]
+    if not force and any(p["id"] == PROJECT for p in rounds.list_projects(db)):
+        return ["the demo project exists already; nothing changed (use --force on a new database to rebuild)"]
     rng = random.Random(seed)
     with transaction(db):
         rounds.ensure_project(db, PROJECT, "Forebyggelse og inklusion (demo)", min_n=5)
-    for group, (qid, _) in GROUPS.items():
-        short = qid.split("-", 1)[1]
+    for qid, _ in GROUPS.values():
         for path in (QUESTIONNAIRE_DIR / "history" / f"{qid}-r1.yaml", QUESTIONNAIRE_DIR / "history" / f"{qid}-r2.yaml",
                      QUESTIONNAIRE_DIR / f"{qid}.yaml"):
             questionnaire_store.load(db, path, actor="demo")
@@ -52,11 +51,11 @@ def build_demo(db, secret: str, seed: int = 2013, force: bool = False) -> list[s
             db, name, {g: f"{qid}@{version}" for g, (qid, _) in GROUPS.items()}, PROJECT, opens, closes,
             partial_threshold=0.5, actor="demo")
         on_list = [p for p in people if p["rounds"][index]]
+        round_ = rounds.get_round(db, round_id)
         with transaction(db):
-            for person in on_list:
-                respondents.add_invitation(db, rounds.get_round(db, round_id), person, secret)
+            invitation_ids = [respondents.add_invitation(db, round_, person, secret) for person in on_list]
         rounds.open_round(db, round_id, actor="demo")
-        answered = _answer_round(db, secret, round_id, on_list, rng, answer_share, shift, opens, closes, last=index == len(ROUNDS) - 1)
+        answered = _answer_round(db, secret, list(zip(on_list, invitation_ids)), rng, answer_share, shift, opens, closes)
         if index < len(ROUNDS) - 1:
             rounds.close_round(db, round_id, actor="demo")
         summary.append(f"round '{name}': {len(on_list)} invited, {answered} answered")
@@ -96,20 +95,18 @@ def _people(rng: random.Random) -> list[dict]:
     return people
 
 
-def _answer_round(db, secret, round_id, on_list, rng, answer_share, shift, opens, closes, last: bool) -> int:
-    from . import tokens
-
-    round_ = rounds.get_round(db, round_id)
+def _answer_round(db, secret, on_list, rng, answer_share, shift, opens, closes) -> int:
+    """Answer the round as `on_list` ([(person, invitation id)]) would: some never open the link."""
     unit_effect = {u: rng.uniform(-0.35, 0.35) for u in MUNICIPALITIES}
     opened = dt.date.fromisoformat(opens)
     days = (dt.date.fromisoformat(closes) - opened).days
     answered = 0
-    for person in on_list:
+    for person, invitation_id in on_list:
         willing = answer_share + (0.08 if person["group"] == "ledere" else 0) + unit_effect[person["unit"]] / 4
         roll = rng.random()
         if roll > willing + 0.08:
             continue  # never opened the link
-        token = tokens.make_token(secret, _invitation_id(db, round_id, person["key"]))
+        token = tokens.make_token(secret, invitation_id)
         invitation = tokens.find_invitation(db, secret, token)
         response = responses.start_response(db, secret, token, invitation)
         q = responses.questionnaire_of(db, response)
@@ -138,18 +135,13 @@ def _answer_round(db, secret, round_id, on_list, rng, answer_share, shift, opens
     return answered
 
 
-def _invitation_id(db, round_id: int, key: str) -> int:
-    return db.execute("SELECT i.id FROM invitations i JOIN people p ON p.id = i.person_id WHERE i.round_id = ? AND p.key = ?",
-                      (round_id, key)).fetchone()[0]
-
-
 def _answer(q, item, person, shift, rng):
     if item.type == "scale":
         if rng.random() < 0.06:
             return str(q.missing_codes(item)[0]) if q.missing_codes(item) else None
         if rng.random() < 0.03:
             return None  # skipped
-        base = 2.7 + shift + (0.25 if person["group"] == "ledere" else 0) + (hash(item.id) % 7 - 3) * 0.08
+        base = 2.7 + shift + (0.25 if person["group"] == "ledere" else 0) + (zlib.crc32(item.id.encode()) % 7 - 3) * 0.08
         value = round(rng.gauss(base, 0.8))
         codes = q.substantive_codes(item)
         return str(min(max(value, min(codes)), max(codes)))

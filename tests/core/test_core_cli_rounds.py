@@ -9,6 +9,8 @@ import pytest
 from surveyapp import questionnaire_store, respondents, responses, rounds, tokens
 from surveyapp.errors import Conflict
 
+from core_helpers import ROOT
+
 
 @pytest.fixture
 def loaded(cli, small_yaml, minimal_yaml):
@@ -201,3 +203,20 @@ def test_without_project_a_round_joins_the_only_project(cli, loaded):
     cli("round", "create", "--name", "R1", "--questionnaire", "small", "--project", "forebyggelse")
     one_line_error(cli("round", "create", "--name", "R3", "--questionnaire", "small", ok=False),
                    "there are several projects (familie, forebyggelse); say which with --project")
+
+
+def test_demo_answers_do_not_depend_on_the_hash_seed():
+    """`surveyapp demo` is deterministic for a given --seed: the same answers in every process,
+    whatever PYTHONHASHSEED (str hashes differ per process)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import random; from surveyapp import demo, questionnaire; "
+            "q = questionnaire.load_file(demo.QUESTIONNAIRE_DIR / 'forebyggelse-medarbejdere.yaml'); "
+            "person = {'group': 'medarbejdere'}; rng = random.Random(5); "
+            "print([demo._answer(q, item, person, 0.0, rng) for item in q.question_items() for _ in range(20)])")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}, cwd=ROOT).stdout
+               for seed in ("1", "2")}
+    assert len(outputs) == 1 and "'" in outputs.pop()
