@@ -19,6 +19,7 @@ evaluator (read-only). The views only call `surveyapp.fidelity`.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -28,17 +29,12 @@ from .. import fidelity as service
 from .. import get_db
 from ..errors import Conflict, NotFound, SurveyError
 from ..rounds import get_project, list_rounds
-from .auth import allowed_units, current_user, require_unit, roles_required
+from .auth import actor, allowed_units, current_user, require_unit, roles_required
 
 bp = Blueprint("fidelity", __name__, url_prefix="/fidelity")
 
 EVERYONE = ("unit_lead", "evaluator")
 LEADS = ("unit_lead",)
-
-
-def _actor() -> str:
-    user = current_user()
-    return user["username"] if user else "anonymous"
 
 
 def _project(project: str) -> dict:
@@ -69,14 +65,8 @@ def _can_edit_unit(unit: str) -> bool:
 
 def _download(data: bytes | str, filename: str, mimetype: str) -> Response:
     response = Response(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name)
 
 
 @bp.context_processor
@@ -115,13 +105,12 @@ def register(project):
             "mode": request.form.get("mode", "in_person")}
     if request.method == "POST":
         unit = form["unit"].strip()
-        user = current_user()
-        if user["role"] != "admin" and unit not in (user["units"] or []):
+        if not _can_edit_unit(unit):
             abort(403)
         try:
             started = service.start_registration(db, current_app.config["SECRET_KEY"], form["round"], unit,
                                                  form["registered_by"], form["participants"], form["mode"] or "in_person",
-                                                 project=project, actor=_actor())
+                                                 project=project, actor=actor())
         except Conflict as conflict:
             error, status = str(conflict), 409
             refused = {"round": form["round"], "unit": unit}
@@ -150,7 +139,7 @@ def reopen(project):
     _project(project)
     round_ref, unit, reason = request.form.get("round", ""), request.form.get("unit", ""), request.form.get("reason", "")
     try:
-        service.reopen_registration(get_db(), round_ref, unit, reason, _actor(), project=project)
+        service.reopen_registration(get_db(), round_ref, unit, reason, actor(), project=project)
     except SurveyError as problem:
         flash(_("Besvarelsen blev ikke genåbnet: %(problem)s", problem=problem), "error")
         return redirect(url_for("fidelity.register", project=project, round=round_ref, unit=unit))
@@ -295,7 +284,7 @@ def milestone_status(project, milestone_id):
     with _refusal_flashed(_("Status blev ikke gemt: %(problem)s")):
         _editable(service.get_milestone(db, milestone_id), project)
         service.set_milestone_status(db, milestone_id, request.form.get("round"), request.form.get("status") or None,
-                                     _float("value"), request.form.get("comment"), actor=_actor())
+                                     _float("value"), request.form.get("comment"), actor=actor())
         flash(_("Status er gemt."), "info")
     return _back(project)
 
@@ -308,7 +297,7 @@ def milestone_override(project, milestone_id):
         _editable(service.get_milestone(db, milestone_id), project)
         light = request.form.get("light") or None
         service.override_light(db, milestone_id, request.form.get("round"), None if light == "auto" else light,
-                               request.form.get("reason"), actor=_actor())
+                               request.form.get("reason"), actor=actor())
         flash(_("Trafiklyset er ændret.") if light not in (None, "auto") else _("Forslaget gælder igen."), "info")
     return _back(project)
 
@@ -320,7 +309,7 @@ def indicator_value(project, indicator_id):
     with _refusal_flashed(_("Værdien blev ikke gemt: %(problem)s")):
         _editable(service.get_indicator(db, indicator_id), project)
         service.set_indicator_value(db, indicator_id, request.form.get("round"), _float("value"), request.form.get("comment"),
-                                    actor=_actor())
+                                    actor=actor())
         flash(_("Værdien er gemt."), "info")
     return _back(project)
 
@@ -335,10 +324,10 @@ def indicator_retire(project, indicator_id):
         if request.form.get("action") == "replace":
             service.replace_indicator(db, indicator_id, request.form.get("round"), request.form.get("reason"),
                                       request.form.get("code"), request.form.get("title"), request.form.get("measure_unit"),
-                                      _float("baseline"), _float("target"), request.form.get("direction") or None, actor=_actor())
+                                      _float("baseline"), _float("target"), request.form.get("direction") or None, actor=actor())
             flash(_("Indikatoren er erstattet."), "info")
         else:
-            service.drop_indicator(db, indicator_id, request.form.get("round"), request.form.get("reason"), actor=_actor())
+            service.drop_indicator(db, indicator_id, request.form.get("round"), request.form.get("reason"), actor=actor())
             flash(_("Indikatoren er markeret som udgået."), "info")
     return _back(project)
 
@@ -358,7 +347,7 @@ def activity_add(project):
     unit = _form_unit()
     with _refusal_flashed(_("Aktiviteten blev ikke oprettet: %(problem)s")):
         service.add_activity(get_db(), project, request.form.get("code"), request.form.get("title"), request.form.get("owner"),
-                             unit, request.form.get("description") or None, request.form.get("from_round") or None, actor=_actor())
+                             unit, request.form.get("description") or None, request.form.get("from_round") or None, actor=actor())
         flash(_("Aktiviteten er oprettet."), "info")
     return _back(project)
 
@@ -370,7 +359,7 @@ def milestone_add(project, activity_id):
     with _refusal_flashed(_("Milepælen blev ikke oprettet: %(problem)s")):
         _editable(service.get_activity(db, activity_id), project)
         service.add_milestone(db, activity_id, request.form.get("title"), request.form.get("measure") or "status",
-                              _float("target"), request.form.get("due_round") or None, actor=_actor())
+                              _float("target"), request.form.get("due_round") or None, actor=actor())
         flash(_("Milepælen er oprettet."), "info")
     return _back(project)
 
@@ -382,7 +371,7 @@ def activity_drop(project, activity_id):
     with _refusal_flashed(_("Aktiviteten blev ikke ændret: %(problem)s")):
         if service.get_activity(db, activity_id)["project_id"] != project:
             abort(404)
-        service.drop_activity(db, activity_id, request.form.get("round"), request.form.get("reason"), actor=_actor())
+        service.drop_activity(db, activity_id, request.form.get("round"), request.form.get("reason"), actor=actor())
         flash(_("Aktiviteten er markeret som udgået."), "info")
     return _back(project)
 
@@ -396,7 +385,7 @@ def indicator_add(project):
         service.add_indicator(get_db(), project, request.form.get("code"), request.form.get("title"),
                               request.form.get("measure_unit") or "", _float("baseline"), _float("target"),
                               request.form.get("direction") or "higher", unit, request.form.get("from_round") or None,
-                              actor=_actor())
+                              actor=actor())
         flash(_("Indikatoren er oprettet."), "info")
     return _back(project)
 
