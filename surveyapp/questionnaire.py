@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -243,9 +242,6 @@ class Questionnaire(Strict):
     def applicable_items(self, answers: dict[str, Any], group: str | None = None,
                          not_asked: Collection[str] = frozenset()) -> list[Item]:
         return [i for i in self.question_items() if self.is_shown(i, answers, group, not_asked)]
-
-    def content_hash(self) -> str:
-        return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- answers

@@ -75,14 +75,6 @@ def _refuse_closed(round_: dict) -> None:
         raise Conflict(f"round '{round_['name']}' is closed")
 
 
-def preview_import(db, round_ref, path: str | Path | None = None, data: bytes | None = None, filename: str | None = None) -> list[dict]:
-    """Validate a list without storing anything (the console's preview step)."""
-    round_ = get_round(db, round_ref)
-    name = filename or str(path)
-    header, rows = read_table(path, data, name)
-    return validate_rows(db, round_, header, rows, name)
-
-
 def import_respondents(db, round_ref, path: str | Path | None = None, secret: str = "", data: bytes | None = None,
                        filename: str | None = None, actor: str = "cli") -> dict:
     """Add every row of a file to a round's list, or nothing if any row is bad."""

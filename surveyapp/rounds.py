@@ -6,7 +6,7 @@ import datetime as dt
 from . import audit
 from .db import find_by_id_or_name, now, transaction
 from .errors import Conflict, NotFound, SurveyError
-from .questionnaire_store import get_version, resolve_version
+from .questionnaire_store import resolve_version
 
 DEFAULT_PROJECT = "default"
 
@@ -150,10 +150,6 @@ def version_for_group(db, round_id: int, group: str) -> int:
     if entry is None:
         raise SurveyError(f"the round has no questionnaire for group '{group}' (groups: {', '.join(sorted(rows)) or 'none'})")
     return entry["version_id"]
-
-
-def questionnaire_for_group(db, round_id: int, group: str):
-    return get_version(db, version_for_group(db, round_id, group))
 
 
 def set_status(db, ref, status: str, actor: str = "cli") -> dict:

@@ -9,7 +9,6 @@ import csv
 import functools
 import io
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -130,8 +129,3 @@ def _plain(value) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
-
-
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
