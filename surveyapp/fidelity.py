@@ -711,6 +711,17 @@ def status_notes(db, project: str, round_ref=None, units: list[str] | None = Non
     here = positions[round_["id"]]
     unit_filter = "" if units is None else f" AND (unit = '' OR unit IN ({','.join('?' * len(units))}))"
     unit_params = [] if units is None else list(units)
+    # The project's milestones, their notes in this round and the indicators' values: one query each.
+    milestones_of: dict[int, list[dict]] = {}
+    for m in db.query("SELECT m.* FROM milestones m JOIN activities a ON a.id = m.activity_id WHERE a.project_id = ? "
+                      "ORDER BY m.position, m.id", [project]):
+        milestones_of.setdefault(m["activity_id"], []).append(dict(m))
+    notes = {r["milestone_id"]: dict(r) for r in db.query(
+        "SELECT s.* FROM milestone_status s JOIN milestones m ON m.id = s.milestone_id JOIN activities a ON a.id = m.activity_id "
+        "WHERE a.project_id = ? AND s.round_id = ?", [project, round_["id"]])}
+    values_of: dict[int, dict[int, dict]] = {}
+    for v in db.query("SELECT v.* FROM indicator_values v JOIN indicators i ON i.id = v.indicator_id WHERE i.project_id = ?", [project]):
+        values_of.setdefault(v["indicator_id"], {})[v["round_id"]] = dict(v)
     activities = []
     for a in db.query(f"SELECT * FROM activities WHERE project_id = ?{unit_filter} ORDER BY unit, position, id", [project, *unit_params]):
         a = dict(a)
@@ -718,10 +729,8 @@ def status_notes(db, project: str, round_ref=None, units: list[str] | None = Non
             continue
         state = _state_note(db, a, positions, names, round_, "activities")
         milestones = []
-        for m in db.query("SELECT * FROM milestones WHERE activity_id = ? ORDER BY position, id", [a["id"]]):
-            m = dict(m)
-            s = db.execute("SELECT * FROM milestone_status WHERE milestone_id = ? AND round_id = ?", (m["id"], round_["id"])).fetchone()
-            s = dict(s) if s else {}
+        for m in milestones_of.get(a["id"], []):
+            s = notes.get(m["id"], {})
             due = m["due_round_id"] is None or here >= positions[m["due_round_id"]]
             if state["state"] != "active":
                 suggested, rule = None, "udgået/erstattet"
@@ -745,7 +754,7 @@ def status_notes(db, project: str, round_ref=None, units: list[str] | None = Non
         if i["from_round_id"] is not None and here < positions[i["from_round_id"]]:
             continue
         state = _state_note(db, i, positions, names, round_, "indicators")
-        values = {r["round_id"]: dict(r) for r in db.query("SELECT * FROM indicator_values WHERE indicator_id = ?", [i["id"]])}
+        values = values_of.get(i["id"], {})
         current = values.get(round_["id"], {})
         history = [{"round": r["name"], "value": values[r["id"]]["value"]} for r in rounds if r["id"] in values and positions[r["id"]] <= here]
         if state["state"] != "active":

@@ -82,6 +82,14 @@ def test_not_yet_due_has_no_colour_and_status_words_are_parsed(db, fid_project):
     percent = fidelity.add_milestone(db, activity, "Andel uddannet", "percent", target=90)
     with pytest.raises(SurveyError, match="between 0 and 100"):
         fidelity.set_milestone_status(db, percent, "R1", value=120)
+    other = fidelity.add_activity(db, "fid", "A3", "Netværk", owner="Sekretariatet")
+    fidelity.add_milestone(db, other, "Møde afholdt", "status")
+    fidelity.set_milestone_status(db, percent, "R3", value=95)
+    by_code = {a["code"]: a for a in fidelity.status_notes(db, "fid", "R3")["activities"]}
+    # Each activity lists its own milestones in the order they were added, each with its own note.
+    assert [(m["title"], m["status"], m["value"]) for m in by_code["A2"]["milestones"]] == \
+        [("Opfølgning hver 3. måned", "nej", None), ("Andel uddannet", None, 95.0)]
+    assert [(m["title"], m["status"]) for m in by_code["A3"]["milestones"]] == [("Møde afholdt", None)]
 
 
 def test_indicator_lifecycle_dropped_and_replaced_kept_through_later_rounds(db, fid_project):
