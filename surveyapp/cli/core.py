@@ -20,20 +20,24 @@ def init(app):
     click.echo(f"{app.db_path}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
 
 
-@questionnaire.command("check")
-@click.argument("files", nargs=-1, required=True, type=click.Path())
-def questionnaire_check(files):
-    """Validate only; every problem as FILE:LINE: message, exit 1 if any."""
+def _check_files(files) -> None:
+    """Validate every file; raise QuestionnaireError with the problems of all of them (the
+    command group prints each as FILE:LINE: message and exits 1)."""
     problems = []
     for path in files:
         try:
             qmodel.load_file(path)
         except QuestionnaireError as error:
             problems.extend(error.problems)
-    for problem in problems:
-        click.echo(str(problem), err=True)
     if problems:
-        raise SystemExit(1)
+        raise QuestionnaireError(problems)
+
+
+@questionnaire.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+def questionnaire_check(files):
+    """Validate only; every problem as FILE:LINE: message, exit 1 if any."""
+    _check_files(files)
     click.echo(f"{len(files)} file(s) ok")
 
 
@@ -43,14 +47,8 @@ def questionnaire_check(files):
 @pass_app
 def questionnaire_load(app, files, fmt):
     """Validate and register; a changed file becomes a new version."""
-    problems, loaded = [], []
-    for path in files:
-        try:
-            qmodel.load_file(path)
-        except QuestionnaireError as error:
-            problems.extend(error.problems)
-    if problems:
-        raise QuestionnaireError(problems)
+    _check_files(files)
+    loaded = []
     # All files or none: a refused file (changed wording under an answered item version)
     # leaves the files before it unregistered too.
     with transaction(app.db):
