@@ -389,7 +389,8 @@ def item_changes(db, round_refs: list | None = None, by_group: bool = True, proj
 def respondent_values(db, scope: Scope, items: list[str] | None = None, responded_only: bool = False) -> list[dict]:
     """One dict per response: response_id, round_id, group, unit, key (None in anonymous rounds),
     status and `values` {item: code with "Ved ikke" as None and reverse keying applied}.
-    `raw` holds the stored codes/texts as answered."""
+    `raw` holds the stored codes/texts as answered. items: only these (None = every item; [] =
+    none, the responses alone)."""
     ids = scope.round_ids
     sql = (f"SELECT r.id, r.round_id, r.group_name, r.unit, r.status, r.submitted_at, p.key, i.attributes "
            f"FROM responses r LEFT JOIN invitations i ON i.id = r.invitation_id LEFT JOIN people p ON p.id = i.person_id "
@@ -411,7 +412,7 @@ def respondent_values(db, scope: Scope, items: list[str] | None = None, responde
     sql = (f"SELECT a.response_id, a.item_id, a.value_num, a.value_text, a.item_version FROM answers a "
            f"JOIN responses r ON r.id = a.response_id WHERE r.round_id IN ({_in(ids)})")
     args = list(ids)
-    if items:
+    if items is not None:
         sql += f" AND a.item_id IN ({_in(items)})"
         args += list(items)
     for response_id, item_id, num, text, version in db.execute(sql, args):
@@ -502,7 +503,8 @@ def _r(value, digits: int = 4):
 
 def paired_rows(db, round_a, round_b, project: str | None = None, items: list[str] | None = None,
                 units: list[str] | None = None) -> dict:
-    """`report paired`: per item the panel comparison; plus the panel counts (each person once)."""
+    """`report paired`: per item the panel comparison; plus the panel counts (each person once).
+    items: only these (None = every item; [] = none, the panel counts alone)."""
     scope = Scope(db, [round_a, round_b], project, units)
     ra, rb = (select_rounds(db, [round_a], project)[0], select_rounds(db, [round_b], project)[0])
     if ra["id"] == rb["id"]:
@@ -518,7 +520,7 @@ def paired_rows(db, round_a, round_b, project: str | None = None, items: list[st
     personal = any(p for r in (ra, rb) for _, _, p in scope.questionnaires[r["id"]].values())
     candidates = []
     for item_id in _item_order(scope):
-        if items and item_id not in items:
+        if items is not None and item_id not in items:
             continue
         spec_a = _any_spec(scope, ra["id"], item_id)
         spec_b = _any_spec(scope, rb["id"], item_id)

@@ -82,7 +82,7 @@ def report_paired(app, round_a, round_b, project, units, items, fmt):
 @pass_app
 def report_panel(app, round_a, round_b, project, units, fmt):
     """Panel counts between two rounds: only round A, only round B, both (each person once)."""
-    result = report_data.paired_rows(app.db, round_a, round_b, project, ["__none__"], _units(units))
+    result = report_data.paired_rows(app.db, round_a, round_b, project, [], _units(units))  # no items
     emit({"round_a": result["round_a"], "round_b": result["round_b"], **result["panel"]}, fmt)
 
 

@@ -168,6 +168,9 @@ def test_paired_comparison_and_panel_counts(report_db):
     # Round 1: 11 staff + 6 leads answered; round 2: 9 staff + 5 leads. s99 was invited but never answered.
     assert result["panel"]["only_a"] == 3 and result["panel"]["both"] == 14 and result["panel"]["only_b"] == 0
     assert result["panel"]["people"] == 17
+    # No items asked for: the panel counts alone (what `report panel` shows).
+    panel_only = rd.paired_rows(report_db["db"], ROUND1, ROUND2, "eval", items=[])
+    assert panel_only["items"] == [] and panel_only["panel"] == result["panel"]
 
 
 def test_construct_comparison_managers_vs_staff(report_db):
