@@ -13,6 +13,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from .errors import NotFound, SurveyError
+
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -63,8 +65,6 @@ def find_by_id_or_name(db, table: str, name_column: str, ref, project: str | Non
     """A row of `table` by numeric id or by name (within a project when given), as rounds,
     families and other things named on the command line are found. Raises NotFound, or
     SurveyError when the name is ambiguous across projects."""
-    from .errors import NotFound, SurveyError
-
     text = str(ref).strip()
     row = None
     if text.isdigit():

@@ -1,6 +1,9 @@
 """Console accounts: creation, password hashing (Argon2id) and roles."""
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import json
 
 from argon2 import PasswordHasher
@@ -68,10 +71,6 @@ _DUMMY_HASH = _hasher.hash("not a real password")
 
 # --- Console: account administration, session stamps and login throttling -------------------
 
-import datetime as _dt
-import hashlib as _hashlib
-import hmac as _hmac
-
 LOGIN_WINDOW_MINUTES = 15
 LOGIN_MAX_FAILURES = 5          # per username and client address within the window
 LOGIN_MAX_FAILURES_ADDR = 30    # per client address over all usernames within the window
@@ -122,16 +121,16 @@ def session_stamp(db, user_id: int) -> str | None:
     if row is None or not row["active"]:
         return None
     material = f"{row['password_hash']}|{row['role']}|{row['units']}".encode()
-    return _hashlib.sha256(material).hexdigest()[:24]
+    return hashlib.sha256(material).hexdigest()[:24]
 
 
 def client_key(secret: str, remote_addr: str | None) -> str:
     """The client address as a keyed hash: login_attempts never stores an IP address."""
-    return _hmac.new((secret or "").encode(), f"login:{remote_addr or '-'}".encode(), _hashlib.sha256).hexdigest()[:32]
+    return hmac.new((secret or "").encode(), f"login:{remote_addr or '-'}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _window_start(minutes: int = LOGIN_WINDOW_MINUTES) -> str:
-    start = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0) - _dt.timedelta(minutes=minutes)
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(minutes=minutes)
     return start.isoformat()
 
 
