@@ -34,8 +34,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.config.update(overrides)
     _db = connect(app.config["DATABASE"])  # create or upgrade the schema once, at start
-    migrate(_db)
-    _db.conn.close()
+    try:
+        migrate(_db)
+    finally:
+        _db.conn.close()
 
     from .web import extensions
 
@@ -51,14 +53,8 @@ def create_app(overrides: dict | None = None) -> Flask:
             else:
                 db.conn.close()
 
-    for name in BLUEPRINT_MODULES:
-        try:
-            module = importlib.import_module(f".web.{name}", __name__)
-        except ModuleNotFoundError as error:  # an area not built yet
-            if error.name != f"{__name__}.web.{name}":
-                raise
-            continue
-        app.register_blueprint(module.bp)
+    for name in BLUEPRINT_MODULES:  # imported here: the blueprints import get_db from this package
+        app.register_blueprint(importlib.import_module(f".web.{name}", __name__).bp)
     return app
 
 

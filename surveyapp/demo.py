@@ -30,7 +30,7 @@ DEMO_USERS = [
     ("evaluator", "demo-evaluator-pass", "evaluator", []),
     ("horsens", "demo-horsens-pass", "unit_lead", ["Horsens"]),
 ]
-# Areas that add their own demo data (fidelity, citizens' progress) register a module here.
+# Areas that add their own demo data (fidelity, citizens' progress): each module's build(db, secret, rng).
 EXTRA_DEMOS = ("surveyapp.fidelity_demo", "surveyapp.cases_demo")
 
 
@@ -63,13 +63,7 @@ def build_demo(db, secret: str, seed: int = 2013, force: bool = False) -> list[s
         if not db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
             users.create_user(db, username, password, role, units, actor="demo")
     for module_name in EXTRA_DEMOS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue
-        summary.extend(module.build(db, secret, rng))
+        summary.extend(importlib.import_module(module_name).build(db, secret, rng))
     return summary
 
 
