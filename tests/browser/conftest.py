@@ -83,11 +83,3 @@ def phone(browser):
                                   device_scale_factor=2, locale="da-DK")
     yield context.new_page()
     context.close()
-
-
-def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
-    """axe-core (served from the axe-playwright-python package, no network) on the current page."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [v for v in results.response["violations"] if v.get("impact") in impacts]

@@ -3,19 +3,14 @@ person's behalf, on desktop and phone, with axe checks and screenshots in test-o
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-from pathlib import Path
 
 import pytest
 
+from browser_helpers import axe_violations
 from surveyapp import cases, users
 from surveyapp.db import connect
 from surveyapp.schedule import SCHEDULE_DIR
 
-_spec = importlib.util.spec_from_file_location("browser_conftest_for_cases_axe", Path(__file__).with_name("conftest.py"))
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-axe_violations = _module.axe_violations
 
 pytestmark = pytest.mark.browser
 

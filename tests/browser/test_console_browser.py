@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from browser_helpers import axe_violations
 from surveyapp import questionnaire, questionnaire_store, responses, tokens, users
 from surveyapp.db import connect
 
@@ -28,7 +29,6 @@ def _load(name: str, path: Path):
     return module
 
 
-axe_violations = _load("browser_conftest_for_console_axe", HERE / "conftest.py").axe_violations
 # The console tests' questionnaire, SMTP server and helpers (tests/console is not on the path here).
 helpers = _load("console_helpers_for_browser", HERE.parent / "console" / "console_helpers.py")
 

@@ -4,12 +4,12 @@ pages, submits, is refused a second registration, and opens the municipality's p
 Screenshots: test-output/fidelity-profile.png (and fidelity-refused.png, -overview.png, -status.png)."""
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
+from browser_helpers import axe_violations
 from surveyapp import fidelity, questionnaire_store, responses, rounds, users
 from surveyapp.db import connect
 
@@ -17,10 +17,6 @@ pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-_spec = importlib.util.spec_from_file_location("browser_conftest_for_fidelity_axe", HERE / "conftest.py")
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-axe_violations = _module.axe_violations
 
 UNITS = ["Aalborg", "Aarhus", "Esbjerg", "Odense"]
 # What the browser answers for Odense in Måling 2 on the Opsporing page: one "Ved ikke" (9), which is

@@ -3,21 +3,17 @@ log in, pick an item and a breakdown, see the table with "for få svar" cells, e
 loaded, no serious axe violations. Screenshots: test-output/reports-page.png, reports-phone.png."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from browser_helpers import axe_violations
 from surveyapp.db import connect
 from surveyapp.demo import build_demo
 
 pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("browser_conftest_for_reports_axe", HERE / "conftest.py")
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-axe_violations = _module.axe_violations
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from browser_helpers import axe_violations
 from surveyapp.db import connect
 
 pytestmark = pytest.mark.browser
@@ -24,7 +25,6 @@ def _load(name: str, path: Path):
 
 
 setup = _load("respond_setup_for_browser", HERE.parent / "respond" / "respond_setup.py")
-axe_violations = _load("browser_conftest_for_axe", HERE / "conftest.py").axe_violations
 
 
 @pytest.fixture
