@@ -390,20 +390,25 @@ def parse(text: str, filename: str = "<string>") -> Questionnaire:
     later item, ...) are reported together: after a structural error the broken parts are set
     aside and the rest is still checked, so one run lists everything there is to fix.
     """
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
         # One parse gives both the node tree (for line numbers) and the data (yaml.safe_load
-        # is these same two steps).
+        # is these same two steps). The reader checks the characters as the loader is made.
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         data = None if node is None else loader.construct_document(node)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         raise QuestionnaireError([Problem(filename, line, f"invalid YAML: {error.problem or error}")]) from None
-    except yaml.YAMLError as error:  # pragma: no cover - PyYAML marks nearly everything
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow, e.g. a control character
+        line = text.count("\n", 0, error.position) + 1
+        raise QuestionnaireError([Problem(filename, line, f"invalid YAML: {error.reason} (character {error.character!r})")]) from None
+    except yaml.YAMLError as error:
         raise QuestionnaireError([Problem(filename, 1, f"invalid YAML: {error}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None or not isinstance(data, dict):
         raise QuestionnaireError([Problem(filename, 1, "a questionnaire must be a YAML mapping with id, title and sections")])
     duplicates: list[tuple[int, str]] = []

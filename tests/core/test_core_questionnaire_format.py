@@ -463,3 +463,13 @@ def test_any_damage_is_reported_never_a_crash(data):
         for problem in error.problems:
             assert problem.file == "f.yaml" and 1 <= problem.line <= len(text.splitlines())
             assert problem.message
+
+
+def test_a_control_character_is_reported_at_its_line():
+    from surveyapp.questionnaire import QuestionnaireError, parse
+
+    text = "id: a\ntitle: b\nintro: x\x1fy\nsections: []\n"
+    with pytest.raises(QuestionnaireError) as caught:
+        parse(text, "ctl.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "ctl.yaml:3: invalid YAML: special characters are not allowed (character 31)"]
