@@ -1,7 +1,6 @@
 """Group comparisons on parallel items (linked by construct) and cross-tabs between two items."""
 from __future__ import annotations
 
-from scipy import stats
 
 from .items import ItemSpec, code_key, compare_counts
 from .suppression import TOO_FEW, suppress
@@ -29,6 +28,8 @@ def crosstab(pairs: list[tuple], row_spec: ItemSpec, col_spec: ItemSpec, min_n: 
     Returns counts, row percentages, totals, chi-square (substantive codes only) and the
     suppression of every cell (and margin) below min_n with complementary cells.
     """
+    from scipy import stats  # imported on use: at module level it cost every CLI command ~0.5 s
+
     rows = [code_key(c) for c in list(row_spec.substantive) + list(row_spec.missing)]
     cols = [code_key(c) for c in list(col_spec.substantive) + list(col_spec.missing)]
     counts: dict[tuple, int] = {}
