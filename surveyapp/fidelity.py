@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 
@@ -24,6 +23,7 @@ from .questionnaire import Questionnaire
 from .questionnaire_store import get_version
 from .report_data import counting_response_ids
 from .responses import load_answers, set_registration, start_response
+from .tabular import spreadsheet_safe, write_csv
 from .rounds import ensure_project, get_round, list_rounds, round_questionnaires
 
 STATUS_ALIASES = {"ja": "ja", "yes": "ja", "nej": "nej", "no": "nej", "på vej": "paa_vej", "paa vej": "paa_vej",
@@ -801,26 +801,6 @@ STATUS_COLUMNS = ["round", "type", "unit", "code", "activity", "owner", "state",
                   "override_reason"]
 
 
-def _cell(value):
-    """A value safe to open in a spreadsheet: text that would start a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def to_csv(rows: list[dict], columns: list[str], rules: list[str]) -> str:
-    """CSV with the rules in force as leading '# ' comment lines (pandas: read_csv(..., comment='#'))."""
-    # Not cli.base.emit / analysis.export: neither writes the rules into the file nor neutralises formulas (_cell).
-    buffer = io.StringIO()
-    for rule in rules:
-        buffer.write(f"# {rule}\n")
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else _cell(row.get(k))) for k in columns})
-    return buffer.getvalue()
-
-
 def to_xlsx(rows: list[dict], columns: list[str], rules: list[str], title: str = "Status") -> bytes:
     """An XLSX workbook: the table on the first sheet, the rules in force on a sheet 'Regler'."""
     from openpyxl import Workbook
@@ -834,7 +814,7 @@ def to_xlsx(rows: list[dict], columns: list[str], rules: list[str], title: str =
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append([_cell(row.get(c)) for c in columns])
+        ws.append([spreadsheet_safe(row.get(c)) for c in columns])
         if row.get("light") in fills and "light" in columns:
             ws.cell(ws.max_row, columns.index("light") + 1).fill = PatternFill("solid", fgColor=fills[row["light"]])
     rules_sheet = wb.create_sheet("Regler")
@@ -856,7 +836,7 @@ def status_notes_file(notes: dict, fmt: str = "csv") -> bytes:
     if fmt == "xlsx":
         return to_xlsx(rows, STATUS_COLUMNS, rules, "Statusnotat")
     if fmt == "csv":
-        return to_csv(rows, STATUS_COLUMNS, rules).encode("utf-8")
+        return write_csv(rows, STATUS_COLUMNS, rules).encode("utf-8")
     if fmt == "json":
         return json.dumps({"rows": rows, "rules": rules}, ensure_ascii=False, indent=2).encode("utf-8")
     raise SurveyError("format must be csv, xlsx or json")

@@ -1,4 +1,4 @@
-"""Reading CSV and XLSX files as rows with their line numbers, for the importers."""
+"""CSV and XLSX: reading import files as rows with their line numbers, and writing downloads."""
 from __future__ import annotations
 
 import csv
@@ -119,3 +119,24 @@ def _check_header(name: str, header: list[str]) -> None:
         seen.add(column.casefold())
     if errors:
         raise ImportRejected(name, errors)
+
+
+def spreadsheet_safe(value):
+    """A value safe to open in a spreadsheet: text that would start a formula gets a leading
+    apostrophe (unit names and free text come from uploaded lists and respondents)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def write_csv(rows: list[dict], columns: list[str], rules: list[str] = ()) -> str:
+    """A download CSV: the rules in force as leading '# ' lines (pandas: read_csv(..., comment='#')),
+    then the table, with formula-like text neutralised."""
+    buffer = io.StringIO()
+    for rule in rules:
+        buffer.write(f"# {rule}\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else spreadsheet_safe(row.get(k))) for k in columns})
+    return buffer.getvalue()

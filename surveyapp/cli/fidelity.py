@@ -13,6 +13,7 @@ import click
 
 from analysis import fidelity as fa
 from .. import fidelity as service
+from ..tabular import write_csv
 from ..errors import SurveyError
 from ..tokens import answer_url
 from .base import emit, format_option, pass_app, subgroup
@@ -38,7 +39,7 @@ def _out(rows: list[dict], fmt: str, rules: list[str], columns: list[str] | None
     if fmt == "json":
         click.echo(json.dumps({**(extra or {}), "rows": rows, "rules": rules}, ensure_ascii=False, indent=2, default=str))
     elif fmt == "csv":
-        click.echo(service.to_csv(rows, columns, rules), nl=False)
+        click.echo(write_csv(rows, columns, rules), nl=False)
     else:
         emit(rows, "table", columns)
         click.echo("")
@@ -168,7 +169,7 @@ def trends(app, project, out_dir):
     data = service.trends(app.db, project)
     for fmt in ("png", "svg"):
         (out / f"fidelity-trends.{fmt}").write_bytes(service.trend_figure_bytes(app.db, project, fmt))
-    (out / "fidelity-trends.csv").write_text(service.to_csv(service.trend_rows(data), service.TREND_COLUMNS, data["rules"]),
+    (out / "fidelity-trends.csv").write_text(write_csv(service.trend_rows(data), service.TREND_COLUMNS, data["rules"]),
                                              encoding="utf-8")
     click.echo(f"wrote {out}/fidelity-trends.png, .svg and .csv")
 

@@ -20,7 +20,7 @@ from analysis.rates import daily_rate
 from .. import audit, get_db, mail, questionnaire_store, respondents as respondent_service, rounds as round_service
 from .. import users as user_service
 from ..errors import ImportRejected, NotFound, RowError, SurveyError
-from ..fidelity import to_csv
+from ..tabular import write_csv
 from ..results import rate_rows, response_rows
 from ..tabular import read_table
 from .auth import actor, allowed_units, current_user, require_unit, roles_required
@@ -351,9 +351,7 @@ def round_view(round_id: int):
 def rates_csv(round_id: int):
     round_ = _round(round_id)
     rows = rate_rows(get_db(), [round_id], ("group", "unit"), units=allowed_units())
-    # The project's spreadsheet download writer: unit names come from uploaded lists, so a name
-    # that would start a formula gets a leading apostrophe (cli's emit writes to stdout instead).
-    text = to_csv(rows, RATE_COLUMNS, rules=[])
+    text = write_csv(rows, RATE_COLUMNS)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", round_["name"]).strip("-").lower() or str(round_id)
     return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="svarprocent-{slug}.csv"'})

@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 
 from analysis import fidelity as fa
 from .. import fidelity as service
+from ..tabular import write_csv
 from .. import get_db
 from ..errors import Conflict, NotFound, SurveyError
 from ..rounds import get_project, list_rounds
@@ -174,7 +175,7 @@ def overview(project):
 def overview_csv(project):
     _project(project)
     matrix = _for_round(service.overview, project)
-    return _download(service.to_csv(fa.overview_rows(matrix), service.OVERVIEW_COLUMNS, matrix["rules"]),
+    return _download(write_csv(fa.overview_rows(matrix), service.OVERVIEW_COLUMNS, matrix["rules"]),
                      f"fidelitet-{project}-{matrix['round']}.csv", "text/csv; charset=utf-8")
 
 
@@ -186,7 +187,7 @@ def trends(project, fmt):
     try:
         if fmt == "csv":
             data = service.trends(db, project, allowed_units())
-            return _download(service.to_csv(service.trend_rows(data), service.TREND_COLUMNS, data["rules"]),
+            return _download(write_csv(service.trend_rows(data), service.TREND_COLUMNS, data["rules"]),
                              f"fidelitet-{project}-udvikling.csv", "text/csv; charset=utf-8")
         if fmt not in ("png", "svg"):
             abort(404)
@@ -406,5 +407,5 @@ def self_evaluation(project):
 def self_evaluation_csv(project):
     _project(project)
     matrix = _for_round(service.self_evaluation, project)
-    return _download(service.to_csv(service.self_evaluation_rows(matrix), service.SELF_EVALUATION_COLUMNS,
+    return _download(write_csv(service.self_evaluation_rows(matrix), service.SELF_EVALUATION_COLUMNS,
                                     matrix["rules"]), f"selvevaluering-{project}.csv", "text/csv; charset=utf-8")
