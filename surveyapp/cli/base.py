@@ -110,7 +110,7 @@ def emit(rows, fmt: str, columns: list[str] | None = None) -> None:
     columns = columns or list(rows[0].keys())
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")  # shell pipelines (cut, awk) expect plain newlines
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _plain(row.get(k)) for k in columns})

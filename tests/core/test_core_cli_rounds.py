@@ -220,3 +220,25 @@ def test_demo_answers_do_not_depend_on_the_hash_seed():
                               env={**os.environ, "PYTHONHASHSEED": seed}, cwd=ROOT).stdout
                for seed in ("1", "2")}
     assert len(outputs) == 1 and "'" in outputs.pop()
+
+
+def test_csv_output_ends_lines_with_a_plain_newline(tmp_path, minimal_yaml):
+    """`invitations links` feeds shell pipelines: a trailing \\r would end up inside the URL."""
+    from click.testing import CliRunner
+
+    from surveyapp.cli import main
+
+    db = str(tmp_path / "csv.db")
+    people = tmp_path / "people.csv"
+    people.write_text("key,email\nP1,p1@example.org\nP2,p2@example.org\n", encoding="utf-8")
+    runner = CliRunner()
+    for args in (["questionnaire", "load", str(minimal_yaml)], ["round", "create", "--name", "R", "--questionnaire", "demo-fidelity"],
+                 ["respondents", "import", "R", str(people)]):
+        assert runner.invoke(main, ["--db", db, *args]).exit_code == 0
+    result = runner.invoke(main, ["--db", db, "invitations", "links", "R", "--format", "csv"])
+    assert result.exit_code == 0
+    raw = result.stdout_bytes.decode()  # not result.output: click's Result normalises \r\n there
+    lines = raw.split("\n")
+    assert len([line for line in lines if line]) == 3  # header and two people
+    assert "\r" not in raw
+    assert all(line.split(",")[-1].startswith("http://testserver/s/") for line in lines[1:] if line)
