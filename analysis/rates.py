@@ -10,6 +10,10 @@ from itertools import combinations
 
 COMPLETE, VALID_PARTIAL, BREAK_OFF = "complete", "valid_partial", "break_off"
 
+# The columns of a response-rate row, in the order tables and CSV files show them.
+RATE_COLUMNS = ["round", "group", "unit", "invited", "ineligible", "started", "complete", "valid_partial", "responded",
+                "rate", "rr1", "rr2", "threshold"]
+
 
 def classify(status: str, answered: int, applicable: int, threshold: float) -> str:
     """complete (submitted), valid_partial (not submitted, answered >= threshold share of the

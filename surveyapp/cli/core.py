@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from analysis.rates import RATE_COLUMNS
+
 from .. import questionnaire as qmodel
 from .. import questionnaire_store, respondents as respondent_service, responses as response_service, rounds as round_service
 from ..db import init as init_db, transaction
@@ -187,8 +189,6 @@ def responses_import(app, round_ref, file):
                + (f"; skipped {result['skipped']} row(s) without answers" if result.get("skipped") else ""))
 
 
-RATE_COLUMNS = ["round", "group", "unit", "invited", "ineligible", "started", "complete", "valid_partial", "responded", "rate",
-                "rr1", "rr2", "threshold"]
 
 
 @report.command("response-rates")

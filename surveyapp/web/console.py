@@ -16,7 +16,7 @@ from pathlib import Path
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
 
-from analysis.rates import daily_rate
+from analysis.rates import RATE_COLUMNS, daily_rate
 from .. import audit, get_db, mail, questionnaire_store, respondents as respondent_service, rounds as round_service
 from .. import users as user_service
 from ..errors import ImportRejected, NotFound, RowError, SurveyError
@@ -33,8 +33,6 @@ READERS = ("evaluator",)
 ADMIN_ONLY: tuple = ()
 LAG_POINTS = 10.0
 UPLOAD_MAX_AGE = 24 * 3600
-RATE_COLUMNS = ["round", "group", "unit", "invited", "ineligible", "started", "complete", "valid_partial",
-                "responded", "rate", "rr1", "rr2"]
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -162,4 +162,4 @@ def test_rates_csv_does_not_let_an_uploaded_unit_name_start_a_formula(cdb, as_us
     units = {row["unit"] for row in csv.DictReader(io.StringIO(text))}
     # Opened in a spreadsheet, a leading apostrophe keeps the cell text.
     assert units == {"", "Horsens", "Kolding", '\'=HYPERLINK("http://evil.example","Vejle")'}
-    assert text.splitlines()[0] == "round,group,unit,invited,ineligible,started,complete,valid_partial,responded,rate,rr1,rr2"
+    assert text.splitlines()[0] == "round,group,unit,invited,ineligible,started,complete,valid_partial,responded,rate,rr1,rr2,threshold"
