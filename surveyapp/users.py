@@ -54,9 +54,12 @@ def verify_password(db, username: str, password: str) -> dict | None:
     return user_dict(row)
 
 
-def get_user(db, user_id: int) -> dict | None:
+def get_user(db, user_id: int, stamp: str | None = None) -> dict | None:
+    """The active user; with `stamp`, only if the session's stamp still matches (see session_stamp)."""
     row = db.execute("SELECT * FROM users WHERE id = ? AND active = 1", (user_id,)).fetchone()
-    return user_dict(row) if row else None
+    if row is None or (stamp is not None and stamp != _stamp_of(row)):
+        return None
+    return user_dict(row)
 
 
 def user_dict(row) -> dict:
@@ -120,6 +123,10 @@ def session_stamp(db, user_id: int) -> str | None:
     row = db.execute("SELECT password_hash, role, units, active FROM users WHERE id = ?", (user_id,)).fetchone()
     if row is None or not row["active"]:
         return None
+    return _stamp_of(row)
+
+
+def _stamp_of(row) -> str:
     material = f"{row['password_hash']}|{row['role']}|{row['units']}".encode()
     return hashlib.sha256(material).hexdigest()[:24]
 

@@ -40,9 +40,8 @@ def current_user() -> dict | None:
         user = None
         if user_id:
             db = get_db()
-            user = get_user(db, user_id)
-            if user is not None and session.get("stamp") != session_stamp(db, user_id):
-                user = None  # password, role or units changed (or deactivated) since this login
+            # None also when the password, role or units changed (or the account was closed) since login.
+            user = get_user(db, user_id, stamp=session.get("stamp") or "")
             if user is not None and time.time() - float(session.get("login_at") or 0) > SESSION_HOURS * 3600:
                 user = None  # logged in too long ago, however active since
             if user is None:
