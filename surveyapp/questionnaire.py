@@ -383,6 +383,46 @@ def _line_for(lines: dict[tuple, int], loc: tuple) -> int:
     return lines.get(loc, 1)
 
 
+def read_yaml(text: str, filename: str, error: type[QuestionnaireError] = QuestionnaireError) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for line numbers) and the data of a YAML document, or `error` with FILE:LINE.
+
+    One parse gives both (yaml.safe_load is these same two steps). Shared by every YAML format
+    the project reads (questionnaires, schedules).
+    """
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)  # the reader checks the characters as the loader is made
+        node = loader.get_single_node()
+        return node, (None if node is None else loader.construct_document(node))
+    except yaml.MarkedYAMLError as problem:
+        mark = problem.problem_mark or problem.context_mark
+        line = mark.line + 1 if mark else 1
+        raise error([Problem(filename, line, f"invalid YAML: {problem.problem or problem}")]) from None
+    except yaml.reader.ReaderError as problem:  # a character YAML does not allow, e.g. a control character
+        line = text.count("\n", 0, problem.position) + 1
+        raise error([Problem(filename, line, f"invalid YAML: {problem.reason} (character {problem.character!r})")]) from None
+    except yaml.YAMLError as problem:
+        raise error([Problem(filename, 1, f"invalid YAML: {problem}")]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def read_text(path: str | Path, error: type[QuestionnaireError] = QuestionnaireError) -> str:
+    """A YAML file's text; unreadable or non-UTF-8 is `error` naming the file (and the line of the bad byte)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as problem:
+        raise error([Problem(str(path), 1, f"cannot read file: {problem.strerror or problem}")]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        line = data[:problem.start].count(b"\n") + 1
+        raise error([Problem(str(path), line, f"not UTF-8 text (byte 0x{data[problem.start]:02x}); "
+                                              "save the file as UTF-8")]) from None
+
+
 def parse(text: str, filename: str = "<string>") -> Questionnaire:
     """Validate YAML text; raise QuestionnaireError listing every problem found.
 
@@ -390,25 +430,7 @@ def parse(text: str, filename: str = "<string>") -> Questionnaire:
     later item, ...) are reported together: after a structural error the broken parts are set
     aside and the rest is still checked, so one run lists everything there is to fix.
     """
-    loader = None
-    try:
-        # One parse gives both the node tree (for line numbers) and the data (yaml.safe_load
-        # is these same two steps). The reader checks the characters as the loader is made.
-        loader = yaml.SafeLoader(text)
-        node = loader.get_single_node()
-        data = None if node is None else loader.construct_document(node)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        raise QuestionnaireError([Problem(filename, line, f"invalid YAML: {error.problem or error}")]) from None
-    except yaml.reader.ReaderError as error:  # a character YAML does not allow, e.g. a control character
-        line = text.count("\n", 0, error.position) + 1
-        raise QuestionnaireError([Problem(filename, line, f"invalid YAML: {error.reason} (character {error.character!r})")]) from None
-    except yaml.YAMLError as error:
-        raise QuestionnaireError([Problem(filename, 1, f"invalid YAML: {error}")]) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
+    node, data = read_yaml(text, filename)
     if node is None or not isinstance(data, dict):
         raise QuestionnaireError([Problem(filename, 1, "a questionnaire must be a YAML mapping with id, title and sections")])
     duplicates: list[tuple[int, str]] = []
@@ -541,18 +563,7 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 
 def load_file(path: str | Path) -> Questionnaire:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise QuestionnaireError([Problem(str(path), 1, f"cannot read file: {error.strerror or error}")]) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise QuestionnaireError([Problem(str(path), line, f"not UTF-8 text (byte 0x{data[error.start]:02x}); "
-                                                           "save the file as UTF-8")]) from None
-    return parse(text, str(path))
+    return parse(read_text(path), str(path))
 
 
 def check_references(q: Questionnaire) -> list[tuple[tuple, str]]:

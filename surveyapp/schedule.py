@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .questionnaire import Problem, Questionnaire, QuestionnaireError, _dedupe, _line_for, _line_map
+from .questionnaire import Problem, Questionnaire, QuestionnaireError, _dedupe, _line_for, _line_map, read_text, read_yaml
 
 SCHEDULE_DIR = Path(__file__).resolve().parent.parent / "questionnaires" / "schedules"
 
@@ -250,12 +250,7 @@ def parse(text: str, filename: str = "<string>", questionnaires: dict[str, Quest
 
     With `questionnaires` (id -> model) the instruments and items the schedule names are checked too.
     """
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        raise ScheduleError([Problem(filename, mark.line + 1 if mark else 1, f"invalid YAML: {error.problem or error}")]) from None
+    node, data = read_yaml(text, filename, ScheduleError)
     if node is None or not isinstance(data, dict):
         raise ScheduleError([Problem(filename, 1, "a schedule must be a YAML mapping with id, title, roles, measurements and instruments")])
     lines = _line_map(node)
@@ -319,11 +314,8 @@ def check_references(s: Schedule, questionnaires: dict[str, Questionnaire] | Non
 
 
 def read_file(path: str | Path) -> str:
-    """A schedule file's text; a file that cannot be read is a ScheduleError (FILE:1: message)."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScheduleError([Problem(str(path), 1, f"cannot read file: {error}")]) from None
+    """A schedule file's text; a file that cannot be read is a ScheduleError naming the file."""
+    return read_text(path, ScheduleError)
 
 
 def load_file(path: str | Path, questionnaires: dict[str, Questionnaire] | None = None) -> Schedule:

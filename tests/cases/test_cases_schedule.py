@@ -204,10 +204,19 @@ def test_an_unreadable_schedule_file_is_a_file_line_error(db, tmp_path):
     from surveyapp import cases
 
     bad = tmp_path / "latin1.yaml"
-    bad.write_bytes("title: Måling\n".encode("latin-1"))
+    bad.write_bytes("id: x\ntitle: Måling\n".encode("latin-1"))  # "å" is byte 0xe5 on line 2
+    missing = tmp_path / "missing.yaml"
     for load in (sch.load_file, lambda path: cases.load_schedule(db, path)):
-        for path in (tmp_path / "missing.yaml", bad):
+        expected = {missing: f"{missing}:1: cannot read file:",
+                    bad: f"{bad}:2: not UTF-8 text (byte 0xe5); save the file as UTF-8"}
+        for path, start in expected.items():
             with pytest.raises(sch.ScheduleError) as info:
                 load(path)
             (problem,) = info.value.problems
-            assert str(problem).startswith(f"{path}:1: cannot read file:")
+            assert str(problem).startswith(start)
+
+
+def test_a_control_character_in_a_schedule_is_a_file_line_error():
+    with pytest.raises(sch.ScheduleError) as info:
+        sch.parse("id: x\ntitle: a\x1fb\n", "ctl.yaml")
+    assert [str(p) for p in info.value.problems] == ["ctl.yaml:2: invalid YAML: special characters are not allowed (character 31)"]
