@@ -156,6 +156,7 @@ def copy_list(db, from_round, to_round, secret: str, actor: str = "cli") -> dict
     source, target = get_round(db, from_round), get_round(db, to_round)
     if source["project_id"] != target["project_id"]:
         raise SurveyError("lists can only be copied within a project")
+    _refuse_closed(target)  # as an import or an added respondent would be refused
     added = skipped = 0
     with transaction(db):
         groups = set(round_questionnaires(db, target["id"]))

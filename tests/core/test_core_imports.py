@@ -391,3 +391,18 @@ def test_copy_list_and_bringing_back_a_removed_respondent(db, secret, small_yaml
     assert respondents.add_invitation(db, r2, {"key": "s2", "group": "staff", "unit": "C"}, secret) == already
     assert respondents.get_invitation(db, already)["removed_at"] is None
     assert respondents.get_invitation(db, already)["unit"] == "C"
+
+
+def test_copy_list_into_a_closed_round_is_refused_and_adds_nobody(db, secret, small_yaml):
+    from surveyapp import questionnaire_store, respondents, rounds
+    from surveyapp.errors import Conflict
+
+    questionnaire_store.load(db, small_yaml)
+    first = rounds.create_round(db, "R1", {"staff": "small"}, "p")
+    second = rounds.create_round(db, "R2", {"staff": "small"}, "p")
+    respondents.add_invitation(db, rounds.get_round(db, first), {"key": "s1", "group": "staff"}, secret)
+    rounds.open_round(db, second)
+    rounds.close_round(db, second)
+    with pytest.raises(Conflict, match="closed"):
+        respondents.copy_list(db, "R1", "R2", secret)
+    assert respondents.list_respondents(db, "R2") == []
