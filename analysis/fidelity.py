@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 
-from analysis.formatting import decimal, signed
+from analysis.formatting import decimal, rounded, signed
 from analysis.indices import POOLED_NOTE, cronbach_alpha, mean_of_unit_means, respondent_index, traffic_light
 
 # The unit is set against the mean of the OTHER units only when at least this many other units
@@ -83,14 +83,14 @@ def overview_rows(matrix: dict) -> list[dict]:
     for row in matrix["rows"]:
         for index in matrix["indices"]:
             cell = row["cells"][index["id"]]
-            rows.append({"round": matrix["round"], "unit": row["unit"], "index": index["id"], "score": _r(cell["score"]),
+            rows.append({"round": matrix["round"], "unit": row["unit"], "index": index["id"], "score": rounded(cell["score"]),
                          "light": cell["light"], "answered_items": cell["answered"], "n_items": cell["n_items"],
                          "n_units": None, "alpha": None})
     for index in matrix["indices"]:
         mean = matrix["means"][index["id"]]
-        rows.append({"round": matrix["round"], "unit": None, "index": index["id"], "score": _r(mean["score"]),
+        rows.append({"round": matrix["round"], "unit": None, "index": index["id"], "score": rounded(mean["score"]),
                      "light": mean["light"], "answered_items": None, "n_items": len(index["items"]),
-                     "n_units": mean["n_units"], "alpha": _r(mean["alpha"])})
+                     "n_units": mean["n_units"], "alpha": rounded(mean["alpha"])})
     return rows
 
 
@@ -491,8 +491,6 @@ def _index_head(index: dict) -> dict:
             "targets": index.get("targets") or {}}
 
 
-def _r(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def _wrap(text: str, width: int) -> str:

@@ -6,6 +6,11 @@ import datetime as dt
 MONTHS_DA = ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober", "november", "december"]
 
 
+def rounded(value: float | None, digits: int = 4) -> float | None:
+    """A number for JSON/CSV output: rounded, None kept (the tables round the display, not this)."""
+    return None if value is None else round(value, digits)
+
+
 def decimal(value: float | None, digits: int = 1) -> str:
     """12.345 -> '12,3' (decimal comma, dot as thousands separator)."""
     if value is None:

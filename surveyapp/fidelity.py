@@ -15,6 +15,7 @@ import io
 import json
 
 from analysis import fidelity as fa
+from analysis.formatting import rounded
 
 from . import audit, respondents, tokens
 from .db import now, transaction
@@ -329,9 +330,9 @@ def profile_rows(data: dict) -> list[dict]:
     for index in data["indices"]:
         for r in index["rounds"]:
             comp = r["comparison"] or {}
-            rows.append({"unit": data["unit"], "index": index["id"], "round": r["round"], "score": fa._r(r["score"]),
-                         "light": r["light"], "change": fa._r(r["change"]), "target": r["target"],
-                         "others_mean": fa._r(comp.get("others_mean")), "others_n": comp.get("others_n"),
+            rows.append({"unit": data["unit"], "index": index["id"], "round": r["round"], "score": rounded(r["score"]),
+                         "light": r["light"], "change": rounded(r["change"]), "target": r["target"],
+                         "others_mean": rounded(comp.get("others_mean")), "others_n": comp.get("others_n"),
                          "comparison_suppressed": comp.get("suppressed")})
     return rows
 
@@ -380,7 +381,7 @@ def trend_figure_bytes(db, project: str, fmt: str = "png", units: list[str] | No
 
 
 def trend_rows(data: dict) -> list[dict]:
-    return [{"index": index_id, "unit": unit, "round": data["rounds"][k], "score": fa._r(score)}
+    return [{"index": index_id, "unit": unit, "round": data["rounds"][k], "score": rounded(score)}
             for index_id, per_unit in data["series"].items() for unit, scores in per_unit.items()
             for k, score in enumerate(scores)]
 

@@ -19,7 +19,7 @@ from itertools import combinations
 
 from analysis import indices as index_math
 from analysis.comparisons import crosstab, group_comparison
-from analysis.formatting import caption, decimal, percent, round_label, shorten
+from analysis.formatting import caption, decimal, percent, round_label, rounded, shorten
 from analysis.items import ItemSpec, item_statistics, trend_changes
 from analysis.paired import paired_comparison, panel_counts
 from analysis.rates import BREAK_OFF, COMPLETE, VALID_PARTIAL, classify
@@ -475,8 +475,8 @@ def index_rows(db, round_refs: list | None = None, by_unit: bool = False, projec
             table = index_math.index_table(rows, definition["items"], "unit", definition["min_share"], definition["thresholds"])
             target = definition["targets"].get(r["name"])
             out.append({"index": index_id, "title": definition["title"], "round": r["name"], "round_id": r["id"], "unit": None,
-                        "score": _r(table["score"]), "n": table["n"], "n_respondents": table["n_respondents"],
-                        "alpha": _r(table["alpha"]), "pooled": _r(table["pooled"]), "light": table["light"], "target": target,
+                        "score": rounded(table["score"]), "n": table["n"], "n_respondents": table["n_respondents"],
+                        "alpha": rounded(table["alpha"]), "pooled": rounded(table["pooled"]), "light": table["light"], "target": target,
                         "method": "mean of unit means", "suppressed": False})
             if by_unit:
                 cells = {(u["unit"],): u["n"] for u in table["units"]}
@@ -487,15 +487,13 @@ def index_rows(db, round_refs: list | None = None, by_unit: bool = False, projec
                     alpha = index_math.cronbach_alpha([[x.get(i) for i in definition["items"]] for x in unit_rows])
                     hide = (unit["unit"],) in hidden
                     out.append({"index": index_id, "title": definition["title"], "round": r["name"], "round_id": r["id"],
-                                "unit": unit["unit"], "score": None if hide else _r(unit["score"]), "n": unit["n"],
-                                "n_respondents": unit["n"], "alpha": None if hide else _r(alpha), "pooled": None,
+                                "unit": unit["unit"], "score": None if hide else rounded(unit["score"]), "n": unit["n"],
+                                "n_respondents": unit["n"], "alpha": None if hide else rounded(alpha), "pooled": None,
                                 "light": None if hide else unit["light"], "target": target, "method": "mean of respondent indices",
                                 "suppressed": hide, **({"note": TOO_FEW} if hide else {})})
     return out
 
 
-def _r(value, digits: int = 4):
-    return None if value is None else round(value, digits)
 
 
 # ---------------------------------------------------------------- paired comparisons
@@ -535,7 +533,7 @@ def paired_rows(db, round_a, round_b, project: str | None = None, items: list[st
         b = {k: x["values"].get(item_id) for k, x in by_round[rb["id"]].items()}
         result = paired_comparison(a, b)
         hide = personal and 0 < result["n_pairs"] < scope.min_n
-        row = {"item": item_id, "round_a": ra["name"], "round_b": rb["name"], **{k: _r(v, 6) if isinstance(v, float) else v
+        row = {"item": item_id, "round_a": ra["name"], "round_b": rb["name"], **{k: rounded(v, 6) if isinstance(v, float) else v
                                                                                    for k, v in result.items()}}
         if hide:
             row.update(mean_a=None, mean_b=None, diff=None, sd_diff=None, p_ttest=None, p_wilcoxon=None, note=TOO_FEW)
