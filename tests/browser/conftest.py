@@ -1,11 +1,11 @@
 """Browser tests: the real app served over HTTP on loopback, driven by Playwright in Debian's chromium."""
 from __future__ import annotations
 
-import socket
 import threading
 from pathlib import Path
 
 import pytest
+from loopback import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -15,10 +15,6 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:
@@ -44,7 +40,7 @@ def live_app(tmp_path, monkeypatch):
     """A real app on a real SQLite file, CSRF on (browsers send the token like a person would)."""
     from surveyapp import create_app
 
-    port = _free_port()
+    port = free_port()
     monkeypatch.setenv("SURVEYAPP_BASE_URL", f"http://127.0.0.1:{port}")
     app = create_app({"DATABASE": str(tmp_path / "live.db"), "TESTING": True})
     app.config["LIVE_PORT"] = port

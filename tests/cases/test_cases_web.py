@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -13,6 +12,7 @@ from aiosmtpd.controller import Controller
 from surveyapp import cases, create_app, users
 from surveyapp.db import connect, migrate
 from surveyapp.schedule import SCHEDULE_DIR
+from loopback import free_port
 
 TODAY = "2024-08-10"
 
@@ -26,11 +26,6 @@ class Collector:
         return "250 OK"
 
 
-def free_port() -> int:
-    # As tests/browser/conftest._free_port; a conftest of another folder is importable only through importlib.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import contextlib
 import email
 import email.policy
 import re
-import socket
 import textwrap
 import time
 
@@ -14,6 +13,7 @@ from surveyapp import respondents, rounds, tokens, users
 from surveyapp.db import connect, transaction
 from surveyapp.questionnaire_store import register
 from surveyapp.questionnaire import parse
+from loopback import free_port
 
 QUESTIONNAIRE_HEAD = textwrap.dedent("""\
     title: Trivsel i arbejdet
@@ -138,10 +138,6 @@ class SMTPServer:
         return [rcpt for _, rcpts in self.handler.envelopes for rcpt in rcpts]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
