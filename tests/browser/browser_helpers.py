@@ -8,3 +8,15 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
 
     results = Axe().run(page)
     return [v for v in results.response["violations"] if v.get("impact") in impacts]
+
+
+def area_helpers(folder: str, module: str):
+    """Another test folder's helper module (tests/<folder>/<module>.py), which is not on the path here."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / folder / f"{module}.py"
+    spec = importlib.util.spec_from_file_location(f"{folder}_{module}_for_browser", path)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded

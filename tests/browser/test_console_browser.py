@@ -6,31 +6,21 @@ Screenshots: test-output/console-*.png (the dashboard: console-dashboard.png).""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from browser_helpers import axe_violations
+from browser_helpers import area_helpers, axe_violations
 from surveyapp import questionnaire, questionnaire_store, responses, tokens, users
 from surveyapp.db import connect
 
 pytestmark = pytest.mark.browser
 
-HERE = Path(__file__).resolve().parent
-
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # The console tests' questionnaire, SMTP server and helpers (tests/console is not on the path here).
-helpers = _load("console_helpers_for_browser", HERE.parent / "console" / "console_helpers.py")
+helpers = area_helpers("console", "console_helpers")
 
 YAML = helpers.questionnaire_yaml("trivsel-console", ("arbejde",))  # q1, q2 on one page
 UNITS = ["Horsens", "Kolding", "Vejle"]

@@ -3,28 +3,18 @@ closing the tab, show_if in the browser, keyboard use, reflow at 200 % zoom, and
 page type. Screenshots of each page type go to test-output/respond-*.png."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from browser_helpers import axe_violations
+from browser_helpers import area_helpers, axe_violations
 from surveyapp.db import connect
 
 pytestmark = pytest.mark.browser
 
-HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-setup = _load("respond_setup_for_browser", HERE.parent / "respond" / "respond_setup.py")
+setup = area_helpers("respond", "respond_setup")
 
 
 @pytest.fixture
