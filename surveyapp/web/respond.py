@@ -32,10 +32,12 @@ from ..questionnaire import Item, Questionnaire
 from ..questionnaire_store import get_version
 from ..rounds import version_for_group
 from ..tokens import NO_RESPONSE_LOOKED_UP, find_visit
+from . import link_csrf
 from .extensions import LANGUAGES  # the page languages the locale selector accepts
 
 bp = Blueprint("respond", __name__, url_prefix="/s")
 throttle.install(bp)  # a client presenting many unknown links gets 429 (surveyapp/throttle.py)
+link_csrf.protect(bp)  # every POST carries a CSRF token bound to its link, not to a session cookie
 
 MODES = service.REGISTRATION_MODES  # the one list set_registration accepts
 
@@ -353,15 +355,15 @@ def translate_error(message: str) -> str:
 
 
 def _posted(section) -> dict:
-    form = {}
+    posted, form = {}, request.form
     for item in section.items:
         if item.type == "info":
             continue
         if item.type == "multiple":
-            form[item.id] = request.form.getlist(item.id)
-        elif item.id in request.form:
-            form[item.id] = request.form.get(item.id)
-    return form
+            posted[item.id] = form.getlist(item.id)
+        elif item.id in form:
+            posted[item.id] = form.get(item.id)
+    return posted
 
 
 def _comparable(item: Item, value) -> object:
@@ -410,7 +412,8 @@ def _about(visit: Visit) -> dict | None:
 
 def _common(visit: Visit) -> dict:
     return {"visit": visit, "about": _about(visit), "anonymous": bool(visit.round["anonymous"]),
-            "title_text": loc(visit.q, "title"), "english": _english()}
+            "title_text": loc(visit.q, "title"), "english": _english(),
+            "link_csrf_token": link_csrf.token_for(_secret(), visit.token)}
 
 
 def _render_page(visit: Visit, index: int, posted: dict | None = None, errors: dict | None = None, status: int = 200,

@@ -236,6 +236,36 @@ def test_post_with_csrf_token_from_the_page_is_accepted(csrf_app, survey, db):
     assert db.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 2
 
 
+def test_csrf_token_of_one_link_does_not_open_another(csrf_app, survey, db):
+    """The answer pages' token is bound to the link (surveyapp/web/link_csrf.py), not to a session:
+    a token read from one respondent's page is refused on another's, in the body or the header."""
+    s = survey()
+    mine, theirs = s["tokens"]["p1"], s["tokens"]["p2"]
+    client = csrf_app.test_client()
+    my_csrf = csrf_from(html(client.get(f"/s/{mine}/1")))
+    assert csrf_from(html(client.get(f"/s/{theirs}/1"))) != my_csrf
+    other = csrf_app.test_client()  # another browser: no cookie in common
+    assert other.post(f"/s/{theirs}/1", data={"faggruppe": "2", "action": "next", "csrf_token": my_csrf}).status_code == 400
+    assert other.post(f"/s/{theirs}/1", data={"faggruppe": "2"},
+                      headers={"X-Autosave": "1", "X-CSRFToken": my_csrf}).status_code == 400
+    assert db.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 0
+    # the right token works from a client that never loaded a page (nothing kept in a session)
+    assert other.post(f"/s/{mine}/1", data={"faggruppe": "2", "action": "next", "csrf_token": my_csrf}).status_code == 302
+    assert db.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 1
+
+
+def test_answer_pages_set_no_session_cookie(csrf_app, survey):
+    """A respondent has no login: no page of the answer flow hands out a cookie."""
+    token = survey()["tokens"]["p1"]
+    client = csrf_app.test_client()
+    responses = [client.get(f"/s/{token}"), client.get(f"/s/{token}/1")]
+    csrf = csrf_from(html(responses[-1]))
+    responses.append(client.post(f"/s/{token}/1", data={"faggruppe": "2", "action": "next", "csrf_token": csrf}))
+    responses.append(client.get(f"/s/{token}/review"))
+    assert [r.status_code for r in responses] == [302, 200, 302, 200]
+    assert [r.headers.getlist("Set-Cookie") for r in responses] == [[], [], [], []]
+
+
 def test_csrf_works_over_https_without_a_referer(csrf_app, survey, db):
     """The pages send Referrer-Policy: no-referrer, so a browser posts without Referer."""
     token = survey()["tokens"]["p1"]
