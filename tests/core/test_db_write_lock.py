@@ -1,0 +1,128 @@
+"""db.WriteLock: writers of one database file wait for each other across threads and processes
+(instead of sleeping in SQLite's busy handler), a forked worker gets its own lock, and a writer
+that cannot get in line in time goes ahead and leaves the decision to SQLite."""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+
+import pytest
+
+from surveyapp.db import WriteLock, connect, transaction
+
+fork = multiprocessing.get_context("fork")
+
+
+def _hold_in_child(db_path, ready, release, done):
+    db = connect(db_path)
+    with WriteLock.of(db).held():
+        ready.set()
+        release.wait(10)
+    done.set()
+
+
+def _try_in_child(db_path, result):
+    # The parent holds the lock while this forked child tries for 0.2 s.
+    got = None
+    with WriteLock.of(connect(db_path)).held(timeout=0.2) as locked:
+        got = locked
+    result.put(got)
+
+
+def test_a_writer_in_another_process_waits_until_the_lock_is_released(db_path):
+    db = connect(db_path)
+    db.execute("CREATE TABLE log (what TEXT, at REAL)")
+    ready, release, done = fork.Event(), fork.Event(), fork.Event()
+    child = fork.Process(target=_hold_in_child, args=(str(db_path), ready, release, done))
+    child.start()
+    try:
+        assert ready.wait(10)
+        threading.Timer(0.3, release.set).start()
+        started = time.monotonic()
+        with transaction(db):  # SQLite itself is free: only the lock holds this writer back
+            waited = time.monotonic() - started
+            assert done.wait(0) or release.is_set()
+            db.execute("INSERT INTO log VALUES ('parent', ?)", (time.time(),))
+    finally:
+        release.set()
+        child.join(10)
+    assert waited >= 0.25
+    assert db.execute("SELECT COUNT(*) FROM log").fetchone()[0] == 1
+
+
+def test_a_forked_child_does_not_share_its_parents_lock(db_path):
+    """An flock belongs to an open file description; a child reusing the parent's would get in
+    while the parent writes (gunicorn forks its workers from a master that has migrated)."""
+    db = connect(db_path)
+    result = fork.Queue()
+    with WriteLock.of(db).held() as locked:
+        assert locked is True
+        child = fork.Process(target=_try_in_child, args=(str(db_path), result))
+        child.start()
+        got = result.get(timeout=10)
+        child.join(10)
+    assert got is False
+
+
+def test_threads_of_one_process_take_turns(db_path):
+    db_a, db_b = connect(db_path), connect(db_path)
+    db_a.execute("CREATE TABLE log (what TEXT)")
+    order = []
+    inside = threading.Event()
+
+    def first():
+        with transaction(db_a):
+            inside.set()
+            time.sleep(0.2)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert inside.wait(5)
+    with WriteLock.of(db_b).held() as locked:  # not SQLite's lock: this one, shared by the threads
+        order.append("second in")
+    thread.join()
+    assert locked is True
+    assert order == ["first done", "second in"]
+
+
+def test_a_failed_write_releases_the_lock(db_path):
+    db = connect(db_path)
+    db.execute("CREATE TABLE t (x INTEGER)")
+    with pytest.raises(ZeroDivisionError):
+        with transaction(db):
+            db.execute("INSERT INTO t VALUES (1)")
+            1 / 0
+    result = fork.Queue()
+    child = fork.Process(target=_try_in_child, args=(str(db_path), result))
+    child.start()
+    assert result.get(timeout=10) is True
+    child.join(10)
+    assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0  # and the write was rolled back
+
+
+def test_a_nested_write_on_a_second_connection_does_not_wait_for_itself(db_path):
+    outer, inner = connect(db_path), connect(db_path)
+    started = time.monotonic()
+    with WriteLock.of(outer).held(timeout=2) as first:
+        with WriteLock.of(inner).held(timeout=2) as second:
+            pass
+    assert (first, second) == (True, True)
+    assert time.monotonic() - started < 1
+
+
+def test_a_writer_that_cannot_get_in_line_in_time_goes_ahead(db_path):
+    ready, release, done = fork.Event(), fork.Event(), fork.Event()
+    child = fork.Process(target=_hold_in_child, args=(str(db_path), ready, release, done))
+    child.start()
+    try:
+        assert ready.wait(10)
+        started = time.monotonic()
+        with WriteLock.of(connect(db_path)).held(timeout=0.2) as locked:
+            waited = time.monotonic() - started
+    finally:
+        release.set()
+        child.join(10)
+    assert locked is False
+    assert 0.15 <= waited < 2
