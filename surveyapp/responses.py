@@ -86,11 +86,11 @@ def questionnaire_of(db, response: dict) -> Questionnaire:
 def load_answers(db, response_id: int, q: Questionnaire) -> dict:
     """{item_id: value} as the form and show_if use them (codes as ints, lists for multiple choice)."""
     answers = {}
+    items = q.items_by_id()
     for item_id, value_num, value_text in db.conn.execute(
             "SELECT item_id, value_num, value_text FROM answers WHERE response_id = ?", (response_id,)):
-        try:
-            item = q.item(item_id)
-        except KeyError:  # not an item of this version
+        item = items.get(item_id)
+        if item is None:  # not an item of this version
             continue
         answers[item_id] = decode_answer(item, value_num, value_text)
     return answers
@@ -200,11 +200,8 @@ def save_page(db, response: dict, section_index: int, form: dict | Callable[[dic
     if not_asked is None:
         not_asked = not_asked_of(db, response)
     with transaction(db):
-        status = db.conn.execute("SELECT status FROM responses WHERE id = ?", (response["id"],)).fetchone()
-        if status is None:
-            raise NotFound(f"response {response['id']} not found")
-        round_ = _round_state(db, response["round_id"])
-        if status[0] == "complete" and not round_["allow_edit_after_submit"]:
+        status, round_ = _response_state(db, response)
+        if status == "complete" and not round_["allow_edit_after_submit"]:
             raise Conflict("the questionnaire has been submitted and can no longer be changed")
         if round_["status"] != "open":
             raise Conflict("the round is not open")
@@ -216,11 +213,12 @@ def save_page(db, response: dict, section_index: int, form: dict | Callable[[dic
         if errors:
             raise PageInvalid(errors)
         stamp = _stamp(round_)
+        items = q.items_by_id()
         db.conn.executemany(
             "INSERT INTO answers (response_id, item_id, item_version, value_num, value_text, saved_at) VALUES (?,?,?,?,?,?) "
             "ON CONFLICT (response_id, item_id) DO UPDATE SET value_num = excluded.value_num, "
             "value_text = excluded.value_text, item_version = excluded.item_version, saved_at = excluded.saved_at",
-            [(response["id"], item_id, q.item(item_id).version, num, text, stamp) for item_id, (num, text) in to_store.items()],
+            [(response["id"], item_id, items[item_id].version, num, text, stamp) for item_id, (num, text) in to_store.items()],
         )
         if to_clear:
             db.conn.executemany("DELETE FROM answers WHERE response_id = ? AND item_id = ?",
@@ -235,8 +233,19 @@ def save_page(db, response: dict, section_index: int, form: dict | Callable[[dic
     for item_id in to_clear:
         after.pop(item_id, None)
     for item_id, (num, text) in to_store.items():
-        after[item_id] = decode_answer(q.item(item_id), num, text)
+        after[item_id] = decode_answer(items[item_id], num, text)
     return {"stored": len(to_store), "cleared": len(to_clear), "answers": after}
+
+
+def _response_state(db, response: dict) -> tuple[str, dict]:
+    """(the response's status, _round_state of its round) in one read, inside the caller's write
+    transaction."""
+    row = db.conn.execute(
+        "SELECT s.status, r.status, r.allow_edit_after_submit, r.anonymous FROM responses s "
+        "JOIN rounds r ON r.id = s.round_id WHERE s.id = ?", (response["id"],)).fetchone()
+    if row is None:
+        raise NotFound(f"response {response['id']} not found")
+    return row[0], {"status": row[1], "allow_edit_after_submit": row[2], "anonymous": row[3]}
 
 
 def _round_state(db, round_id: int) -> dict:
@@ -253,8 +262,8 @@ def _mark_invitation(db, response: dict, started: bool = False, completed: bool 
     invitation_id = response.get("invitation_id") or response.get("_invitation_id")
     if invitation_id is None:
         return
-    if started:
-        db.execute("UPDATE invitations SET started = 1 WHERE id = ?", (invitation_id,))
+    if started:  # set once: an unchanged row costs the commit no page write
+        db.execute("UPDATE invitations SET started = 1 WHERE id = ? AND started = 0", (invitation_id,))
     if completed:
         db.execute("UPDATE invitations SET completed = 1, started = 1 WHERE id = ?", (invitation_id,))
 
