@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import render_template, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, get_locale, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -37,7 +38,18 @@ def round_status(status: str) -> str:
     return str(ROUND_STATUS.get(status, status))
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, minus building its signing serializer for a request that
+    carries no session cookie: every request of a respondent (the answer pages use none)."""
+
+    def open_session(self, app, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app) -> None:
+    app.session_interface = CookieSessions()
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
 
