@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 
 def make_token(secret: str, invitation_id: int) -> str:
@@ -25,8 +26,11 @@ def anonymous_key(secret: str, token: str) -> str:
     return hmac.new(secret.encode(), f"anonymous:{token}".encode(), hashlib.sha256).hexdigest()
 
 
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{40,64}")  # base64url without padding (make_token gives 43)
+
+
 def looks_like_token(token: str) -> bool:
-    return 40 <= len(token) <= 64 and all(c.isalnum() or c in "-_" for c in token)
+    return _TOKEN_SHAPE.fullmatch(token) is not None
 
 
 # The invitation as both look-ups give it: its row and the round fields the answer pages need.
