@@ -114,7 +114,7 @@ def set_not_asked(db, invitation_id: int, item_ids) -> None:
 
 def parse_not_asked(text: str | None) -> frozenset[str]:
     """The invitations.not_asked column (a JSON list of item ids) as a set."""
-    if not text:
+    if not text or text == "[]":
         return frozenset()
     value = json.loads(text)
     return frozenset(str(v) for v in value) if isinstance(value, list) else frozenset()
@@ -165,6 +165,8 @@ def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict,
     # answer on page 1 that skips page 3), also when a submitted response is edited.
     on_page = {item.id for item in section.items}
     for item in q.question_items():
+        if item.show_if is None and not item.groups and item.id not in not_asked:
+            continue  # shown to everyone (is_shown's first answer), whatever the answers
         if (item.id not in on_page and current.get(item.id) not in (None, "", [])
                 and not q.is_shown(item, merged, group, not_asked)):
             to_clear.append(item.id)
