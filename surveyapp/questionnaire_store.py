@@ -90,17 +90,20 @@ def item_version_has_answers(db, questionnaire_id: str, item_id: str, item_versi
     return row is not None
 
 
-def get_version(db, version_id: int) -> Questionnaire:
+def get_version(db, version_id: int, sha256: str | None = None) -> Questionnaire:
     """The parsed questionnaire of a stored version.
 
     A version's text never changes once stored, so the parsed model is kept per process, keyed
     by the text's SHA-256 (not the row id: tests and tools open many databases whose ids
-    overlap). Each call reads only the 64-character hash; the YAML is read and parsed once.
+    overlap). Each call reads only the 64-character hash, or nothing when the caller read it
+    with the version id (`sha256`, as tokens.find_visit does); the YAML is read and parsed once.
     """
-    row = db.execute("SELECT sha256 FROM questionnaire_versions WHERE id = ?", (version_id,)).fetchone()
-    if row is None:
-        raise NotFound(f"questionnaire version {version_id} not found")
-    sha = row["sha256"]
+    sha = sha256
+    if sha is None:
+        row = db.execute("SELECT sha256 FROM questionnaire_versions WHERE id = ?", (version_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"questionnaire version {version_id} not found")
+        sha = row["sha256"]
     q = _parsed.get(sha)
     if q is None:
         text = db.execute("SELECT yaml FROM questionnaire_versions WHERE id = ?", (version_id,)).fetchone()["yaml"]

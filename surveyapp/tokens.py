@@ -63,12 +63,13 @@ def answer_url(base_url: str, token: str) -> str:
 
 _VISIT_SQL = (
     f"SELECT {_INVITATION_COLUMNS}, 0 AS __round__, r.*, "
-    "0 AS __response__, s.*, 0 AS __person__, p.id, p.name, p.language "
+    "0 AS __response__, s.*, 0 AS __person__, p.id, p.name, p.language, v.sha256 "
     "FROM invitations i JOIN rounds r ON r.id = i.round_id "
     "LEFT JOIN people p ON p.id = i.person_id "
     # A personal round's response hangs on the invitation; an anonymous one is found by its keyed
     # hash only (responses.find_response), never joined to the invitation.
     "LEFT JOIN responses s ON s.invitation_id = i.id AND r.anonymous = 0 "
+    "LEFT JOIN questionnaire_versions v ON v.id = s.questionnaire_version_id "
     "WHERE i.token_hash = ?"
 )
 NO_RESPONSE_LOOKED_UP = object()
@@ -78,8 +79,9 @@ def find_visit(db, secret: str, token: str) -> dict | None:
     """Everything an answer page needs about a link in one query: {"invitation" (as
     find_invitation returns it), "round" (the rounds row), "person" ({"name", "language"} or
     None), "response" (the responses row, None, or NO_RESPONSE_LOOKED_UP for an anonymous round,
-    whose response only responses.find_response may look up)}, or None for an unknown or forged
-    token. Compared in constant time, like find_invitation."""
+    whose response only responses.find_response may look up), "questionnaire_sha256" (of the
+    response's questionnaire version, for questionnaire_store.get_version; None without a
+    response looked up)}, or None for an unknown or forged token. Compared in constant time, like find_invitation."""
     found = _issued(db, secret, token, _VISIT_SQL)
     if found is None:
         return None
@@ -95,4 +97,5 @@ def find_visit(db, secret: str, token: str) -> dict | None:
     elif response.get("id") is None:
         response = None
     person = None if values[p_at + 1] is None else {"name": values[p_at + 2], "language": values[p_at + 3]}
-    return {"invitation": invitation, "round": round_, "response": response, "person": person}
+    return {"invitation": invitation, "round": round_, "response": response, "person": person,
+            "questionnaire_sha256": values[p_at + 4]}

@@ -182,7 +182,7 @@ def _visit(token: str, answers: bool = True) -> Visit:
     if response is NO_RESPONSE_LOOKED_UP:  # anonymous round: found by its keyed hash only
         response = service.find_response(db, _secret(), token, invitation)
     version_id = response["questionnaire_version_id"] if response else version_for_group(db, round_["id"], invitation["group_name"])
-    q = get_version(db, version_id)
+    q = get_version(db, version_id, found["questionnaire_sha256"] if response is found["response"] else None)
     stored = service.load_answers(db, response["id"], q) if response and answers else {}
     visit = Visit(token, invitation, round_, q, response, stored, person["name"] if person else None,
                   invitation["group_name"])

@@ -22,9 +22,13 @@ def test_same_as_the_separate_lookups(bench, tmp_path):
     person = db.execute("SELECT name, language FROM people WHERE id = ?", (invitation["person_id"],)).fetchone()
     assert found["person"] == {"name": person["name"], "language": person["language"]}
     assert found["response"] is None  # not started
+    assert found["questionnaire_sha256"] is None
     started = responses.start_response(db, secret, token, invitation)
     again = tokens.find_visit(db, secret, token)
     assert again["response"] == started == responses.find_response(db, secret, token, invitation)
+    version = db.execute("SELECT sha256 FROM questionnaire_versions WHERE id = ?",
+                         (started["questionnaire_version_id"],)).fetchone()
+    assert again["questionnaire_sha256"] == version["sha256"]
     # Another respondent's visit does not see this response.
     assert tokens.find_visit(db, secret, prepared["tokens"][2])["response"] is None
 
@@ -45,4 +49,5 @@ def test_anonymous_round_never_joins_the_response(bench, tmp_path):
     responses.start_response(db, secret, token, invitation)
     found = tokens.find_visit(db, secret, token)
     assert found["response"] is tokens.NO_RESPONSE_LOOKED_UP
+    assert found["questionnaire_sha256"] is None  # nor its version
     assert found["invitation"] == invitation
