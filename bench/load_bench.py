@@ -2,7 +2,7 @@
 """Load benchmark: simulated respondents answering a 30-item questionnaire over real HTTP.
 
     .venv/bin/python bench/load_bench.py                       # 200 respondents, 50 at a time
-    .venv/bin/python bench/load_bench.py --respondents 500 --concurrency 50 --workers 3 --threads 1 --duration 120
+    .venv/bin/python bench/load_bench.py --respondents 500 --concurrency 50 --workers 3 --threads 1 --duration 120   # another layout
     .venv/bin/python bench/load_bench.py --think 1.0           # respondents pause ~1 s between requests
 
 What it does, all on loopback in one run:
@@ -548,8 +548,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--respondents", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=None, help="default: as `surveyapp serve` (CPUs + 1)")
-    parser.add_argument("--threads", type=int, default=None, help="default: as `surveyapp serve` (1)")
+    parser.add_argument("--workers", type=int, default=None, help="default: as `surveyapp serve` (2)")
+    parser.add_argument("--threads", type=int, default=None, help="default: as `surveyapp serve` (4)")
     parser.add_argument("--duration", type=float, default=120.0, help="upper bound of the answering phase, seconds")
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
     parser.add_argument("--save-seconds", type=float, default=10.0,
@@ -559,9 +559,9 @@ def main(argv=None) -> int:
                         help="alternate baseline and answering this many times (evens out background load)")
     parser.add_argument("--keep", help="keep the database and server log in this folder")
     args = parser.parse_args(argv)
-    from surveyapp.cli.ops import DEFAULT_THREADS, default_workers
+    from surveyapp.cli.ops import DEFAULT_THREADS, DEFAULT_WORKERS
 
-    args.workers = args.workers or default_workers()
+    args.workers = args.workers or DEFAULT_WORKERS
     args.threads = args.threads or DEFAULT_THREADS
 
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="surveyapp-bench-"))
