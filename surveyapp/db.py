@@ -46,7 +46,8 @@ def connect(path: str | os.PathLike | None = None) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     db = sqlite_utils.Database(conn)
-    db.write_lock_path = f"{path}-writer.lock"  # see WriteLock
+    # See WriteLock; one lock per file however the path is spelled, none for a memory database.
+    db.write_lock_path = None if str(path) in ("", ":memory:") else f"{os.path.realpath(path)}-writer.lock"
     return db
 
 
@@ -82,8 +83,14 @@ class WriteLock:
     shared by the threads of its process and then an flock on `<database>-writer.lock`, shared
     with the other processes, tried again every 0.05-1 ms; so a waiting writer gets in about
     when the one before it commits. SQLite's own locking still decides, and still guards any
-    connection that does not come through here. A writer that cannot get the lock within the
-    busy timeout goes ahead without it (and SQLite's timeout applies as before).
+    connection that does not come through here.
+
+    A writer that cannot get in line within the busy timeout fails with the error SQLite gives
+    after its own busy timeout ("database is locked"), so no write waits longer than before.
+    Where the lock file cannot be opened or locked (a read-only folder, a file system without
+    flock), writers wait in SQLite's busy handler alone, as before. The lock file is opened for
+    each write and closed after it: no descriptor outlives a write, and none is inherited by a
+    process forked in between.
     """
 
     _by_path: dict[str, "WriteLock"] = {}
@@ -92,8 +99,7 @@ class WriteLock:
     def __init__(self, path: str):
         self.path = path
         self.threads = threading.RLock()  # re-entrant: a nested write on a second connection
-        self.fd: int | None = None
-        self.depth = 0
+        self.depth = 0  # writes open in the thread holding `threads` (a nested one: > 1)
 
     @classmethod
     def of(cls, db) -> "WriteLock | None":
@@ -108,48 +114,58 @@ class WriteLock:
 
     @classmethod
     def forget_inherited(cls) -> None:
-        """After fork: the parent's locks and file descriptions must not be shared (an flock is
-        held per open file description, so a shared one would let two workers in at once)."""
-        for lock in cls._by_path.values():
-            if lock.fd is not None:
-                os.close(lock.fd)
+        """After fork: the child starts with fresh locks (a thread lock copied from the parent
+        could be copied held)."""
         cls._by_path = {}
         cls._by_path_lock = threading.Lock()
 
     @contextlib.contextmanager
-    def held(self, timeout: float = BUSY_TIMEOUT_MS / 1000):
+    def held(self, timeout: float | None = None):
+        """Hold the lock for one write: yields True when held (or already held by this thread),
+        False when the lock file cannot be used. Raises sqlite3.OperationalError when the lock
+        is not free within `timeout` seconds (default: the busy timeout)."""
+        timeout = BUSY_TIMEOUT_MS / 1000 if timeout is None else timeout
         deadline = time.monotonic() + timeout
         if not self.threads.acquire(timeout=timeout):
-            yield False
-            return
+            raise _still_locked(timeout)
+        fd = None
         try:
             self.depth += 1
-            locked = self.depth > 1 or self._lock_file(deadline)
-            try:
-                yield locked
-            finally:
-                if locked and self.depth == 1:
-                    fcntl.flock(self.fd, fcntl.LOCK_UN)
-                self.depth -= 1
+            if self.depth == 1:
+                fd = self._lock_file(deadline, timeout)
+            yield self.depth > 1 or fd is not None
         finally:
+            if fd is not None:
+                os.close(fd)  # releases the flock
+            self.depth -= 1
             self.threads.release()
 
-    def _lock_file(self, deadline: float) -> bool:
-        if self.fd is None:
-            try:
-                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except OSError:  # e.g. a read-only folder: SQLite's busy handler alone, as before
-                return False
+    def _lock_file(self, deadline: float, timeout: float) -> int | None:
+        """A descriptor of the lock file holding its flock, or None where none can be had."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)  # flock needs no write access
+        except OSError:
+            return None
         pause = 0.00005
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(pause)
-                pause = min(pause * 2, 0.001)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise _still_locked(timeout) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.001)
+        except BaseException as error:
+            os.close(fd)
+            if isinstance(error, OSError):  # e.g. ENOLCK: this file system has no flock
+                return None
+            raise
+
+
+def _still_locked(timeout: float) -> sqlite3.OperationalError:
+    return sqlite3.OperationalError(f"database is locked (other writers held it for {timeout:g} s)")
 
 
 if hasattr(os, "register_at_fork"):
