@@ -132,8 +132,21 @@ ROW_REASONS = [
     (r"the (subject|body) uses \{(.*)\}; only (.*) are known", "{0} bruger {{{1}}}; kun {2} kendes"),
     (r"the body must contain \{link\}, the respondent's personal link", "teksten skal indeholde {{link}}, det personlige link"),
     (r"the (subject|body) has an unmatched brace .*", "{0} har en krøllet parentes uden makker; skriv {{{{ og }}}} for en almindelig parentes"),
+    # why a mail is skipped or sent again (mail.plan and mail.send_round)
+    (r"ineligible \((.*)\)", "uegnet ({0})"),
+    (r"no e-mail address", "ingen e-mailadresse"),
+    (r"earlier attempt failed: (.*)", "et tidligere forsøg mislykkedes: {0}"),
+    (r"uncertain: an earlier run stopped while sending; check and resolve it",
+     "uafklaret: en tidligere udsendelse stoppede midt i afsendelsen; tjek og afgør den i udsendelsesloggen"),
+    (r"invitation already sent", "invitationen er allerede sendt"),
+    (r"has completed", "har svaret"),
+    (r"no invitation sent yet", "ingen invitation sendt endnu"),
+    (r"reminded (\d+) time\(s\) already \(max (\d+)\)", "påmindet {0} gang(e) allerede (højst {1})"),
+    (r"last mail (\d+)\.(\d) day\(s\) ago \(minimum (\d+)\)", "seneste mail for {0},{1} dag(e) siden (mindst {2})"),
+    (r"taken by another run", "taget af en anden udsendelse"),
 ]
-_PARTS = {"subject": "emnet", "body": "teksten", "group": "gruppen", "unit": "enheden", "group and unit": "gruppe og enhed"}
+_PARTS = {"subject": "emnet", "body": "teksten", "group": "gruppen", "unit": "enheden", "group and unit": "gruppe og enhed",
+          "no reason given": "ingen årsag angivet"}
 
 
 @bp.app_template_filter("dansk")

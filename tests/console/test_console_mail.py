@@ -269,6 +269,23 @@ def test_console_send_page_dry_run_then_send_for_a_unit_lead_only_their_units(cd
     assert cdb.execute("SELECT actor FROM audit_log WHERE action = 'mail.invitations_sent'").fetchone()[0] == "lead"
 
 
+def test_console_send_page_gives_the_reasons_for_skipping_in_danish(cdb, smtp_server, as_user):
+    """The services word their reasons in English for the CLI; the console shows them in Danish."""
+    round_id = round_id_of(cdb)
+    send(cdb, smtp_server)
+    complete(cdb, "hor-1")
+    respondents.mark_ineligible(cdb, invitation_id(cdb, round_id, "kol-1"), "fratrådt", actor="tester")
+    days_pass(cdb, 2)
+    page = as_user("boss").post(f"/console/rounds/{round_id}/send", data={"kind": "reminder", "action": "preview"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "hor-1: har svaret" in text
+    assert "hor-3: seneste mail for 2,0 dag(e) siden (mindst 3)" in text
+    assert "kol-1: uegnet (fratrådt)" in text
+    for english in ("has completed", "day(s) ago", "ineligible", "minimum"):
+        assert english not in text
+
+
 def test_cli_sends_invitations_and_reminders_for_cron(console_db_path, smtp_server, monkeypatch):
     monkeypatch.setenv("SURVEYAPP_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("SURVEYAPP_SMTP_PORT", str(smtp_server.port))
