@@ -4,6 +4,7 @@ cannot get in line within the busy timeout fails as SQLite would after its own, 
 without flock falls back to SQLite alone."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import multiprocessing
 import os
@@ -19,12 +20,25 @@ from surveyapp.db import WriteLock, connect, transaction
 fork = multiprocessing.get_context("fork")
 
 
-def _hold_in_child(db_path, ready, release, done):
+def _hold_in_child(db_path, ready, release):
     db = connect(db_path)
     with WriteLock.of(db).held():
         ready.set()
         release.wait(10)
-    done.set()
+
+
+@contextlib.contextmanager
+def held_by_another_process(db_path):
+    """Another process holds the write lock until the block ends or `release` is set."""
+    ready, release = fork.Event(), fork.Event()
+    child = fork.Process(target=_hold_in_child, args=(str(db_path), ready, release))
+    child.start()
+    try:
+        assert ready.wait(10)
+        yield release
+    finally:
+        release.set()
+        child.join(10)
 
 
 def _try_in_child(db_path, result):
@@ -39,20 +53,13 @@ def _try_in_child(db_path, result):
 def test_a_writer_in_another_process_waits_until_the_lock_is_released(db_path):
     db = connect(db_path)
     db.execute("CREATE TABLE log (what TEXT, at REAL)")
-    ready, release, done = fork.Event(), fork.Event(), fork.Event()
-    child = fork.Process(target=_hold_in_child, args=(str(db_path), ready, release, done))
-    child.start()
-    try:
-        assert ready.wait(10)
+    with held_by_another_process(db_path) as release:
         threading.Timer(0.3, release.set).start()
         started = time.monotonic()
         with transaction(db):  # SQLite itself is free: only the lock holds this writer back
             waited = time.monotonic() - started
-            assert done.wait(0) or release.is_set()
+            assert release.is_set()
             db.execute("INSERT INTO log VALUES ('parent', ?)", (time.time(),))
-    finally:
-        release.set()
-        child.join(10)
     assert waited >= 0.25
     assert db.execute("SELECT COUNT(*) FROM log").fetchone()[0] == 1
 
@@ -123,19 +130,12 @@ def test_a_writer_that_cannot_get_in_line_within_the_busy_timeout_fails_as_sqlit
     monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 300)
     db = connect(db_path)
     db.execute("CREATE TABLE t (x INTEGER)")
-    ready, release, done = fork.Event(), fork.Event(), fork.Event()
-    child = fork.Process(target=_hold_in_child, args=(str(db_path), ready, release, done))
-    child.start()
-    try:
-        assert ready.wait(10)
+    with held_by_another_process(db_path):
         started = time.monotonic()
         with pytest.raises(sqlite3.OperationalError, match="database is locked"):
             with transaction(db):
                 db.execute("INSERT INTO t VALUES (1)")
         waited = time.monotonic() - started
-    finally:
-        release.set()
-        child.join(10)
     assert 0.25 <= waited < 2
     with transaction(db):  # free again: the next write gets in
         db.execute("INSERT INTO t VALUES (2)")
@@ -162,17 +162,10 @@ def test_a_file_system_without_flock_leaves_the_decision_to_sqlite(db_path, monk
         db.execute("INSERT INTO t VALUES (1)")
     assert lock.depth == 0
     # ... and the next writer takes the lock again (the failure did not leave it half-held)
-    ready, release, done = fork.Event(), fork.Event(), fork.Event()
-    child = fork.Process(target=_hold_in_child, args=(str(db_path), ready, release, done))
-    child.start()
-    try:
-        assert ready.wait(10)
+    with held_by_another_process(db_path):
         with pytest.raises(sqlite3.OperationalError):
             with lock.held(timeout=0.2):
                 pass
-    finally:
-        release.set()
-        child.join(10)
 
 
 def test_no_descriptor_outlives_a_write(tmp_path):
