@@ -16,12 +16,12 @@ from pathlib import Path
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
 
-from analysis.rates import RATE_COLUMNS, daily_rate
+from analysis.rates import RATE_COLUMNS, daily_rate, response_rates
 from .. import audit, get_db, mail, questionnaire_store, respondents as respondent_service, rounds as round_service
 from .. import users as user_service
 from ..errors import ImportRejected, NotFound, RowError, SurveyError
 from ..tabular import write_csv
-from ..results import rate_rows, response_rows
+from ..results import invitation_rows, rate_rows, response_rows
 from ..tabular import read_table
 from .auth import actor, allowed_units, current_user, require_unit, roles_required
 
@@ -292,7 +292,10 @@ def _period(round_: dict, responses: list[dict]) -> tuple[str, str] | None:
 
 
 def dashboard_data(db, round_: dict, units: list[str] | None) -> dict:
-    rows = rate_rows(db, [round_["id"]], ("group", "unit"), units=units)
+    # rate_rows' own pieces, so the responses (answer counts per response) are read once for the
+    # table and the chart over time.
+    responses = response_rows(db, [round_["id"]], units)
+    rows = response_rates([round_], invitation_rows(db, [round_["id"]], units), responses, ("group", "unit"))
     total = next((r for r in rows if r["group"] is None and r["unit"] is None), None)
     cells = sorted((r for r in rows if r["group"] is not None and r["unit"] is not None), key=lambda r: (r["unit"], r["group"]))
     by_group = sorted((r for r in rows if r["group"] is not None and r["unit"] is None), key=lambda r: r["group"])
@@ -300,7 +303,6 @@ def dashboard_data(db, round_: dict, units: list[str] | None) -> dict:
     overall = total["rate"] if total else None
     for row in rows:
         row["lagging"] = bool(overall is not None and row["rate"] is not None and row["rate"] < overall - LAG_POINTS)
-    responses = response_rows(db, [round_["id"]], units)
     period = _period(round_, responses)
     daily = daily_rate(responses, total["invited"] if total else 0, *period, round_["partial_threshold"]) if period else []
     return {"rows": rows, "total": total, "cells": cells, "by_group": by_group, "by_unit": by_unit, "overall": overall,
