@@ -391,8 +391,7 @@ def respondents(round_id: int):
         log = [r for r in log if r["eligible"] and r["invitation_status"] != "sent"]
     others = [r for r in round_service.list_rounds(db, round_["project_id"]) if r["id"] != round_id]
     return render_template("console/respondents.html", round=round_, log=log, others=others, total=total,
-                           query=request.args.get("q", ""), show=show,
-                           groups=sorted(round_service.round_questionnaires(db, round_id)))
+                           query=request.args.get("q", ""), show=show)
 
 
 def _upload_dir() -> Path:
