@@ -53,7 +53,12 @@ def test_report_indices_and_paired_json(report_db, db_path):
     paired = json.loads(run(db_path, "report", "paired", ROUND1, ROUND2, "--project", "eval", "--format", "json").stdout)
     q1 = next(r for r in paired if r["item"] == "q1")
     assert {"n_pairs", "mean_a", "mean_b", "diff", "p_ttest", "p_wilcoxon"} <= set(q1)
-    assert q1["diff"] == pytest.approx(q1["mean_b"] - q1["mean_a"], abs=1e-5)
+    # Staff who answered q1 substantively (not 9 = "Ved ikke") in both rounds, from the test data.
+    pairs = [(a[0], b[0]) for _, (_, a, b) in STAFF.items() if b is not None and 9 not in (a[0], b[0])]
+    xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
+    assert q1["n_pairs"] == len(pairs)
+    assert (q1["mean_a"], q1["mean_b"]) == (pytest.approx(np.mean(xs), abs=1e-5), pytest.approx(np.mean(ys), abs=1e-5))
+    assert q1["diff"] == pytest.approx(np.mean(ys) - np.mean(xs), abs=1e-5)
     panel = json.loads(run(db_path, "report", "panel", ROUND1, ROUND2, "--project", "eval", "--format", "json").stdout)
     assert (panel["only_a"], panel["both"], panel["only_b"]) == (3, 14, 0)
 
