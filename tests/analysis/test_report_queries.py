@@ -249,24 +249,31 @@ def test_no_pooled_total_across_groups_with_different_wording(report_db, tmp_pat
     assert rd.item_rows(db, ["Runde 5"], project="eval", items=["q1"]) == []
 
 
-def test_multiple_choice_shares_are_percent_of_respondents(db, tmp_path, secret):
+def checklist_project(db, tmp_path, secret, items_yaml: str, keys, answers_csv: bytes) -> None:
+    """Project 'chk' (min_n 5) with one open round 'R' of questionnaire t-check (`items_yaml`: its
+    items), everyone in `keys` invited in unit X, and `answers_csv` imported."""
     from surveyapp import questionnaire_store
 
     (tmp_path / "check.yaml").write_text(
-        "id: t-check\ntitle: Tjekliste\nsections:\n  - id: s1\n    title: Del 1\n    items:\n"
-        "      - id: tilbud\n        type: multiple\n        text: Hvilke tilbud er startet?\n        options:\n"
-        "          - {code: 1, label: Familiebehandling}\n          - {code: 2, label: Mentor}\n          - {code: 3, label: Kontaktperson}\n",
-        encoding="utf-8")
+        "id: t-check\ntitle: Tjekliste\nsections:\n  - id: s1\n    title: Del 1\n    items:\n" + items_yaml, encoding="utf-8")
     with transaction(db):
         rounds.ensure_project(db, "chk", "Tjek", min_n=5)
     questionnaire_store.load(db, tmp_path / "check.yaml")
     rid = rounds.create_round(db, "R", {"": "t-check"}, "chk", "2019-03-01")
-    chosen = {"a": "1,2", "b": "2", "c": "1,2,3", "d": "2", "e": "1", "f": ""}     # f did not answer
     with transaction(db):
-        for key in chosen:
+        for key in keys:
             respondents.add_invitation(db, rounds.get_round(db, rid), {"key": key, "unit": "X"}, secret)
     rounds.open_round(db, rid)
-    import_responses(db, rid, data=("key,tilbud\n" + "".join(f'{k},"{v}"\n' for k, v in chosen.items())).encode(), filename="c.csv")
+    import_responses(db, rid, data=answers_csv, filename="c.csv")
+
+
+def test_multiple_choice_shares_are_percent_of_respondents(db, tmp_path, secret):
+    chosen = {"a": "1,2", "b": "2", "c": "1,2,3", "d": "2", "e": "1", "f": ""}     # f did not answer
+    checklist_project(db, tmp_path, secret,
+                      "      - id: tilbud\n        type: multiple\n        text: Hvilke tilbud er startet?\n        options:\n"
+                      "          - {code: 1, label: Familiebehandling}\n          - {code: 2, label: Mentor}\n"
+                      "          - {code: 3, label: Kontaktperson}\n",
+                      chosen, ("key,tilbud\n" + "".join(f'{k},"{v}"\n' for k, v in chosen.items())).encode())
     row = row_for(rd.item_rows(db, project="chk"), item="tilbud")
     answered = [v.split(",") for v in chosen.values() if v]
     assert row["n"] == len(answered) == 5
@@ -314,22 +321,11 @@ def test_changes_and_group_comparisons_skip_cells_hidden_by_complementary_suppre
 def test_checklist_exports_as_one_0_1_variable_per_option(db, tmp_path, secret):
     import pyreadstat
 
-    from surveyapp import questionnaire_store
-
-    (tmp_path / "check.yaml").write_text(
-        "id: t-check\ntitle: Tjekliste\nsections:\n  - id: s1\n    title: Del 1\n    items:\n"
-        "      - id: tilbud\n        type: multiple\n        text: Hvilke tilbud?\n        options:\n"
-        "          - {code: 1, label: Familiebehandling}\n          - {code: 2, label: Mentor}\n"
-        "      - {id: note, type: text, text: Note}\n", encoding="utf-8")
-    with transaction(db):
-        rounds.ensure_project(db, "chk", "Tjek", min_n=5)
-    questionnaire_store.load(db, tmp_path / "check.yaml")
-    rid = rounds.create_round(db, "R", {"": "t-check"}, "chk", "2019-03-01")
-    with transaction(db):
-        for key in ("a", "b", "c"):
-            respondents.add_invitation(db, rounds.get_round(db, rid), {"key": key, "unit": "X"}, secret)
-    rounds.open_round(db, rid)
-    import_responses(db, rid, data=b'key,tilbud,note\na,"1,2",x\nb,2,y\nc,,z\n', filename="c.csv")
+    checklist_project(db, tmp_path, secret,
+                      "      - id: tilbud\n        type: multiple\n        text: Hvilke tilbud?\n        options:\n"
+                      "          - {code: 1, label: Familiebehandling}\n          - {code: 2, label: Mentor}\n"
+                      "      - {id: note, type: text, text: Note}\n",
+                      ("a", "b", "c"), b'key,tilbud,note\na,"1,2",x\nb,2,y\nc,,z\n')
     out = tmp_path / "c.sav"
     rd.export(db, out, "sav", project="chk", identify=True)        # the real keys, to look the rows up
     frame, meta = pyreadstat.read_sav(str(out))
