@@ -94,6 +94,20 @@ responses = subgroup("responses", "Answers from other tools.")
 report = subgroup("report", "Tables computed from the stored answers.")
 user = subgroup("user", "Accounts for the web console.")
 
+
+def check_files(files, load) -> None:
+    """Validate every file with load(path); raise QuestionnaireError with the problems of all of
+    them (the command group prints each as FILE:LINE: message and exits 1)."""
+    problems = []
+    for path in files:
+        try:
+            load(path)
+        except QuestionnaireError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise QuestionnaireError(problems)
+
+
 format_option = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 
 

@@ -13,7 +13,7 @@ from .. import schedule as schedule_model
 from ..questionnaire import QuestionnaireError
 from ..questionnaire import load_file as load_questionnaire
 from ..responses import PageInvalid
-from .base import Group, emit, format_option, main, pass_app
+from .base import Group, check_files, emit, format_option, main, pass_app
 
 cases = Group("cases", help="Progress measurements for citizens: families, members, work list, counts, paired M1-M2.")
 main.add_command(cases)
@@ -38,16 +38,7 @@ def schedule_check(files):
         except QuestionnaireError:
             continue
         models[q.id] = q
-    problems = []
-    for path in files:
-        try:
-            schedule_model.load_file(path, models)
-        except QuestionnaireError as error:
-            problems.extend(error.problems)
-    for problem in problems:
-        click.echo(str(problem), err=True)
-    if problems:
-        raise SystemExit(1)
+    check_files(files, lambda path: schedule_model.load_file(path, models))
     click.echo(f"{len(files)} schedule(s) ok")
 
 

@@ -9,9 +9,8 @@ from .. import questionnaire as qmodel
 from .. import questionnaire_store, respondents as respondent_service, responses as response_service, rounds as round_service
 from ..db import init as init_db, transaction
 from ..errors import SurveyError
-from ..questionnaire import QuestionnaireError
 from ..results import rate_rows
-from .base import emit, format_option, invitations, main, pass_app, questionnaire, report, respondents, responses, round_, user
+from .base import check_files, emit, format_option, invitations, main, pass_app, questionnaire, report, respondents, responses, round_, user
 
 
 @main.command()
@@ -22,24 +21,11 @@ def init(app):
     click.echo(f"{app.db_path}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
 
 
-def _check_files(files) -> None:
-    """Validate every file; raise QuestionnaireError with the problems of all of them (the
-    command group prints each as FILE:LINE: message and exits 1)."""
-    problems = []
-    for path in files:
-        try:
-            qmodel.load_file(path)
-        except QuestionnaireError as error:
-            problems.extend(error.problems)
-    if problems:
-        raise QuestionnaireError(problems)
-
-
 @questionnaire.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 def questionnaire_check(files):
     """Validate only; every problem as FILE:LINE: message, exit 1 if any."""
-    _check_files(files)
+    check_files(files, qmodel.load_file)
     click.echo(f"{len(files)} file(s) ok")
 
 
@@ -49,7 +35,7 @@ def questionnaire_check(files):
 @pass_app
 def questionnaire_load(app, files, fmt):
     """Validate and register; a changed file becomes a new version."""
-    _check_files(files)
+    check_files(files, qmodel.load_file)
     loaded = []
     # All files or none: a refused file (changed wording under an answered item version)
     # leaves the files before it unregistered too.
