@@ -197,11 +197,17 @@ def unit_response(db, round_id: int, unit: str) -> dict | None:
 def registrations(db, round_ref, units: list[str] | None = None) -> list[dict]:
     """Per unit on the round's list: its response status, who registered it and when, reopenings."""
     round_ = _unit_round(db, round_ref)
+    # The round's responses and reopenings in one query each (not two per unit); a unit's response
+    # is its first, as in unit_response.
+    responses: dict[str, dict] = {}
+    for row in db.query("SELECT * FROM responses WHERE round_id = ? ORDER BY id", [round_["id"]]):
+        responses.setdefault(row["unit"], dict(row))
+    reopenings = dict(db.execute("SELECT unit, COUNT(*) FROM unit_reopenings WHERE round_id = ? GROUP BY unit",
+                                 (round_["id"],)).fetchall())
     rows = []
     for inv in respondents.list_respondents(db, round_["id"], units):
-        response = unit_response(db, round_["id"], inv["unit"])
-        reopened = db.execute("SELECT COUNT(*) FROM unit_reopenings WHERE round_id = ? AND unit = ?",
-                              (round_["id"], inv["unit"])).fetchone()[0]
+        response = responses.get(inv["unit"])
+        reopened = reopenings.get(inv["unit"], 0)
         rows.append({"round": round_["name"], "unit": inv["unit"],
                      "status": response["status"] if response else "not_started",
                      "registered_by": response["registered_by"] if response else None,

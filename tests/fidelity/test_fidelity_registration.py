@@ -61,6 +61,22 @@ def test_second_registration_refused_until_admin_reopens(db, secret, fid_project
     assert fidelity.registrations(db, "R1", ["Syd"])[0]["reopened"] == 1
 
 
+def test_registrations_lists_each_unit_with_its_own_response_and_reopenings(db, secret, fid_project, register_unit):
+    register_unit("R1", "Nord", {"a1": "4"}, by="Anna", participants="Team Nord")
+    register_unit("R1", "Syd", {"a1": "3"}, by="Bo")
+    fidelity.reopen_registration(db, "R1", "Syd", "Forkert", actor="admin")
+    register_unit("R1", "Vest", {"a1": "2"}, by="Carl", submit=False)
+    register_unit("R2", "Øst", {"a1": "5"}, by="Dorte")  # another round: not listed under R1
+    rows = fidelity.registrations(db, "R1")
+    summary = [(r["round"], r["unit"], r["status"], r["registered_by"], r["participants"], r["reopened"]) for r in rows]
+    assert summary == [("R1", "Nord", "complete", "Anna", "Team Nord", 0),
+                       ("R1", "Syd", "started", None, None, 1),
+                       ("R1", "Vest", "started", "Carl", None, 0),
+                       ("R1", "Øst", "not_started", None, None, 0)]
+    assert rows[0]["submitted_at"] is not None and rows[1]["submitted_at"] is None and rows[3]["submitted_at"] is None
+    assert [r["unit"] for r in fidelity.registrations(db, "R1", ["Syd", "Øst"])] == ["Syd", "Øst"]
+
+
 def test_reopen_needs_a_submitted_response(db, secret, fid_project):
     with pytest.raises(SurveyError, match="no response"):
         fidelity.reopen_registration(db, "R1", "Nord", "test", actor="admin")
