@@ -424,7 +424,7 @@ def respondent_values(db, scope: Scope, items: list[str] | None = None, responde
         spec = scope.spec(response["round_id"], response["group"], item_id)
         if num is None or spec is None or not spec.has_mean:
             continue
-        if float(num) in {float(c) for c in spec.missing}:
+        if num in spec.missing:        # numbers compare by value: 9.0 in (9,)
             response["values"][item_id] = None
         else:
             response["values"][item_id] = spec.reversed_code(float(num))
