@@ -63,3 +63,14 @@ def csrf_from(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "the page has no CSRF field"
     return match.group(1)
+
+
+def html(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def answers_of(db, invitation_id: int) -> dict:
+    """The stored answers of the invitation's (personal) response: {item id: (value_num, value_text)}."""
+    rows = db.query("SELECT a.item_id, a.value_num, a.value_text FROM answers a JOIN responses r ON r.id = a.response_id "
+                    "WHERE r.invitation_id = ?", [invitation_id])
+    return {r["item_id"]: (r["value_num"], r["value_text"]) for r in rows}

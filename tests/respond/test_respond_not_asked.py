@@ -8,18 +8,9 @@ shown if faggruppe = 1); seneste_kursus, kommentar (page 4).
 """
 from __future__ import annotations
 
+from respond_setup import answers_of, html
 from surveyapp import questionnaire_store, results, rounds
 from surveyapp import responses as service
-
-
-def html(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def answers_of(db, invitation_id: int) -> dict:
-    rows = db.query("SELECT a.item_id, a.value_num, a.value_text FROM answers a JOIN responses r ON r.id = a.response_id "
-                    "WHERE r.invitation_id = ?", [invitation_id])
-    return {r["item_id"]: (r["value_num"], r["value_text"]) for r in rows}
 
 
 def status_of(db, invitation_id: int) -> str | None:

@@ -6,22 +6,13 @@ import threading
 
 import pytest
 
+from respond_setup import answers_of, html
 from surveyapp import rounds, tokens
-
-
-def answers_of(db, invitation_id: int) -> dict:
-    rows = db.query("SELECT a.item_id, a.value_num, a.value_text FROM answers a JOIN responses r ON r.id = a.response_id "
-                    "WHERE r.invitation_id = ?", [invitation_id])
-    return {r["item_id"]: (r["value_num"], r["value_text"]) for r in rows}
 
 
 def response_of(db, invitation_id: int) -> dict | None:
     row = db.execute("SELECT * FROM responses WHERE invitation_id = ?", (invitation_id,)).fetchone()
     return dict(row) if row else None
-
-
-def html(response) -> str:
-    return response.get_data(as_text=True)
 
 
 PAGE1_OK = {"faggruppe": "2", "anciennitet": "7", "action": "next"}

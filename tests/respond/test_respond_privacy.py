@@ -9,14 +9,10 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
-from respond_setup import csrf_from
+from respond_setup import csrf_from, html
 from surveyapp import create_app, tokens
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def html(response) -> str:
-    return response.get_data(as_text=True)
 
 
 # ---------------------------------------------------------------- languages
