@@ -505,9 +505,16 @@ def _measurements(db, member_ids: list[int]) -> dict[int, list[dict]]:
     return out
 
 
-def member_plan(db, member: dict, today: dt.date, measurements: list[dict] | None = None) -> list[dict]:
-    """Every slot of the member's schedule: dates, routing, state and the instruments' progress."""
-    schedule = get_schedule(db, member["schedule_id"])
+def _schedules_of(db, members: list[dict]) -> dict[str, Schedule]:
+    """The schedules of these members, each read once (get_schedule is one query per call)."""
+    return {schedule_id: get_schedule(db, schedule_id) for schedule_id in {m["schedule_id"] for m in members}}
+
+
+def member_plan(db, member: dict, today: dt.date, measurements: list[dict] | None = None,
+                schedule: Schedule | None = None) -> list[dict]:
+    """Every slot of the member's schedule: dates, routing, state and the instruments' progress.
+    `measurements` and `schedule`: the member's, when the caller has them already."""
+    schedule = schedule or get_schedule(db, member["schedule_id"])
     if measurements is None:
         measurements = _measurements(db, [member["id"]]).get(member["id"], [])
     closed = parse_date(member["closed_on"]) if member["closed_on"] else None
@@ -550,9 +557,10 @@ def worklist(db, project: str, unit: str | None = None, today=None, units: list[
         params.append(unit)
     members = [dict(r) for r in db.query(sql, params)]
     by_member = _measurements(db, [m["id"] for m in members])
+    schedules = _schedules_of(db, members)
     rows = []
     for member in members:
-        plan = member_plan(db, member, today, by_member.get(member["id"], []))
+        plan = member_plan(db, member, today, by_member.get(member["id"], []), schedules[member["schedule_id"]])
         next_upcoming = next((p for p in plan if p["state"] == "upcoming"), None)
         for entry in plan:
             if entry["state"] == "upcoming" and entry is not next_upcoming:
@@ -589,12 +597,13 @@ def person_records(db, project: str, today=None, units: list[str] | None = None)
     members = [dict(r) for r in db.query(MEMBER_SQL + "WHERE c.project_id = ?" + in_units + " ORDER BY c.unit, c.key, p.key",
                                          [project, *params])]
     by_member = _measurements(db, [m["id"] for m in members])
+    schedules = _schedules_of(db, members)
     records = []
     specs: dict[int, list[tuple[dict, dict]]] = {}   # questionnaire version -> its scores
     for member in members:
         found = by_member.get(member["id"], [])
-        plan = member_plan(db, member, today, found)
-        schedule = get_schedule(db, member["schedule_id"])
+        schedule = schedules[member["schedule_id"]]
+        plan = member_plan(db, member, today, found, schedule)
         measurements = []
         for m in found:
             scores, answers, hidden = {}, {}, []

@@ -129,7 +129,7 @@ def family(case_id: int, error: str | None = None, form: dict | None = None, sta
     schedule = service.get_schedule(db, case["schedule_id"])
     members = []
     for member in service.members_of(db, case_id):
-        plan = service.member_plan(db, member, today)
+        plan = service.member_plan(db, member, today, schedule=schedule)
         next_upcoming = next((p["slot"] for p in plan if p["state"] == "upcoming"), None)
         for entry in plan:   # register/link actions where they make sense: due, overdue, and the next one
             entry["actionable"] = entry["state"] in ("due", "overdue") or entry["slot"] == next_upcoming
