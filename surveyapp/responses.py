@@ -496,7 +496,7 @@ def import_responses(db, round_ref, path: str | Path | None = None, data: bytes 
         parsed_rows.append((invitation, plan, status, submitted or None, values))
     if errors:
         raise ImportRejected(name, errors)
-    stamp = now()[:10] if anonymous else now()
+    stamp = _stamp(round_)
     if anonymous:
         # Response ids follow insertion order; shuffled, they say nothing about the file's order
         # (which is often the respondent list's order).
