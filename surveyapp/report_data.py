@@ -31,8 +31,6 @@ from .questionnaire_store import get_version
 from .results import rate_rows, response_rows, select_rounds
 from .rounds import get_project, round_questionnaires
 
-DIMENSIONS = ("group", "unit")
-
 
 # ---------------------------------------------------------------- scope and metadata
 
