@@ -599,7 +599,7 @@ def person_records(db, project: str, today=None, units: list[str] | None = None)
     by_member = _measurements(db, [m["id"] for m in members])
     schedules = _schedules_of(db, members)
     records = []
-    specs: dict[int, list[tuple[dict, dict]]] = {}   # questionnaire version -> its scores
+    versions: dict[int, tuple[Questionnaire, list[tuple[dict, dict]]]] = {}   # version id -> model and its scores
     for member in members:
         found = by_member.get(member["id"], [])
         schedule = schedules[member["schedule_id"]]
@@ -608,11 +608,12 @@ def person_records(db, project: str, today=None, units: list[str] | None = None)
         for m in found:
             scores, answers, hidden = {}, {}, []
             if m["complete"] and m["response_id"]:
-                q = questionnaire_store.get_version(db, m["questionnaire_version_id"])
+                if m["questionnaire_version_id"] not in versions:
+                    q = questionnaire_store.get_version(db, m["questionnaire_version_id"])
+                    versions[m["questionnaire_version_id"]] = q, _score_specs(q)
+                q, specs = versions[m["questionnaire_version_id"]]
                 answers = responses.load_answers(db, m["response_id"], q)
-                if m["questionnaire_version_id"] not in specs:
-                    specs[m["questionnaire_version_id"]] = _score_specs(q)
-                for spec, items in specs[m["questionnaire_version_id"]]:
+                for spec, items in specs:
                     scores[spec["id"]] = analysis.compute_score(answers, spec, items)
                 if m["measured_on"]:
                     hidden = sorted(schedule.hidden_items(m["questionnaire_id"], member["role"],
