@@ -6,7 +6,6 @@ Every output carries the rules in force: JSON as a "rules" list beside the rows,
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -37,7 +36,7 @@ def _project(app, project: str | None) -> str:
 def _out(rows: list[dict], fmt: str, rules: list[str], columns: list[str] | None = None, extra: dict | None = None) -> None:
     columns = columns or (list(rows[0].keys()) if rows else [])
     if fmt == "json":
-        click.echo(json.dumps({**(extra or {}), "rows": rows, "rules": rules}, ensure_ascii=False, indent=2, default=str))
+        emit({**(extra or {}), "rows": rows, "rules": rules}, "json")
     elif fmt == "csv":
         click.echo(write_csv(rows, columns, rules), nl=False)
     else:
@@ -144,7 +143,7 @@ def profile(app, unit, project, fmt, pdf_path):
         Path(pdf_path).write_bytes(service.profile_document(data))
         click.echo(f"wrote {pdf_path}", err=True)
     if fmt == "json":
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        emit(data, "json")
         return
     _out(service.profile_rows(data), fmt, data["rules"] + data["comparison_notes"])
     if fmt == "table":
