@@ -2,12 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from respond_setup import build, compile_translations
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _translations():
-    compile_translations()
+from respond_setup import build
 
 
 @pytest.fixture
