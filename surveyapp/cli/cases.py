@@ -201,8 +201,7 @@ def counts(app, cutoff, split, denominator, project, today, fmt):
             entry[s] = f"{row[s]} ({percent(share)} af {row[f'{s}_denominator']})" if share is not None else str(row[s])
         shown.append(entry)
     emit(shown, fmt)
-    if fmt == "table":
-        click.echo("\n" + result["caption"])
+    click.echo("\n" + result["caption"])
 
 
 @cases.command("paired")
