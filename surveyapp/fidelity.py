@@ -688,18 +688,36 @@ def replace_indicator(db, indicator_id: int, round_ref, reason: str, code: str, 
 # ---------------------------------------------------------------- the status-note table
 
 
-def _state_note(db, row: dict, positions: dict[int, int], names: dict[int, str], round_: dict, table: str) -> dict:
-    """How a (possibly dropped/replaced) activity or indicator shows in a round (names: round id -> name)."""
-    left = row["state"] != "active" and row["state_round_id"] is not None and positions[round_["id"]] >= positions[row["state_round_id"]]
-    note = None
-    if left:
-        note = f"{fa.STATE_LABELS[row['state']]} fra {names[row['state_round_id']]}: {row['state_reason']}"
-        if row["replaced_by"]:
-            new = db.execute(f"SELECT code, title FROM {table} WHERE id = ?", (row["replaced_by"],)).fetchone()
-            note += f" (erstattet af {new['code']} {new['title']})"
-    replaces = db.execute(f"SELECT code, title FROM {table} WHERE replaced_by = ?", (row["id"],)).fetchone()
-    return {"state": row["state"] if left else "active", "state_note": note,
-            "replaces": f"{replaces['code']} {replaces['title']}" if replaces else None}
+def _followed(db, table: str, project: str, units: list[str] | None, positions: dict[int, int],
+              names: dict[int, str], round_: dict) -> list[tuple[dict, dict]]:
+    """The project's activities or indicators shown in a round (those followed from a later round
+    left out; `units`: the project-wide ones and these units' only), each with how it shows: its
+    state there and the note on a drop/replacement (names: round id -> name). One query: the
+    replacement links are resolved among the project's rows."""
+    here = positions[round_["id"]]
+    rows = [dict(r) for r in db.query(f"SELECT * FROM {table} WHERE project_id = ? ORDER BY unit, position, id", [project])]
+    by_id = {r["id"]: r for r in rows}
+    replaced = {}
+    for r in sorted(rows, key=lambda r: r["id"]):
+        if r["replaced_by"] is not None:
+            replaced.setdefault(r["replaced_by"], r)
+    shown = []
+    for row in rows:
+        if units is not None and row["unit"] != "" and row["unit"] not in units:
+            continue
+        if row["from_round_id"] is not None and here < positions[row["from_round_id"]]:
+            continue
+        left = row["state"] != "active" and row["state_round_id"] is not None and here >= positions[row["state_round_id"]]
+        note = None
+        if left:
+            note = f"{fa.STATE_LABELS[row['state']]} fra {names[row['state_round_id']]}: {row['state_reason']}"
+            if row["replaced_by"]:
+                new = by_id[row["replaced_by"]]
+                note += f" (erstattet af {new['code']} {new['title']})"
+        replaces = replaced.get(row["id"])
+        shown.append((row, {"state": row["state"] if left else "active", "state_note": note,
+                            "replaces": f"{replaces['code']} {replaces['title']}" if replaces else None}))
+    return shown
 
 
 def status_notes(db, project: str, round_ref=None, units: list[str] | None = None) -> dict:
@@ -716,8 +734,6 @@ def status_notes(db, project: str, round_ref=None, units: list[str] | None = Non
     positions = {r["id"]: k for k, r in enumerate(rounds)}
     names = {r["id"]: r["name"] for r in rounds}
     here = positions[round_["id"]]
-    unit_filter = "" if units is None else f" AND (unit = '' OR unit IN ({','.join('?' * len(units))}))"
-    unit_params = [] if units is None else list(units)
     # The project's milestones, their notes in this round and the indicators' values: one query each.
     milestones_of: dict[int, list[dict]] = {}
     for m in db.query("SELECT m.* FROM milestones m JOIN activities a ON a.id = m.activity_id WHERE a.project_id = ? "
@@ -730,11 +746,7 @@ def status_notes(db, project: str, round_ref=None, units: list[str] | None = Non
     for v in db.query("SELECT v.* FROM indicator_values v JOIN indicators i ON i.id = v.indicator_id WHERE i.project_id = ?", [project]):
         values_of.setdefault(v["indicator_id"], {})[v["round_id"]] = dict(v)
     activities = []
-    for a in db.query(f"SELECT * FROM activities WHERE project_id = ?{unit_filter} ORDER BY unit, position, id", [project, *unit_params]):
-        a = dict(a)
-        if a["from_round_id"] is not None and here < positions[a["from_round_id"]]:
-            continue
-        state = _state_note(db, a, positions, names, round_, "activities")
+    for a, state in _followed(db, "activities", project, units, positions, names, round_):
         milestones = []
         for m in milestones_of.get(a["id"], []):
             s = notes.get(m["id"], {})
@@ -756,11 +768,7 @@ def status_notes(db, project: str, round_ref=None, units: list[str] | None = Non
                            "description": a["description"], **state, "milestones": milestones,
                            "light": fa.worst_light([m["light"] for m in milestones])})
     indicators = []
-    for i in db.query(f"SELECT * FROM indicators WHERE project_id = ?{unit_filter} ORDER BY unit, position, id", [project, *unit_params]):
-        i = dict(i)
-        if i["from_round_id"] is not None and here < positions[i["from_round_id"]]:
-            continue
-        state = _state_note(db, i, positions, names, round_, "indicators")
+    for i, state in _followed(db, "indicators", project, units, positions, names, round_):
         values = values_of.get(i["id"], {})
         current = values.get(round_["id"], {})
         history = [{"round": r["name"], "value": values[r["id"]]["value"]} for r in rounds if r["id"] in values and positions[r["id"]] <= here]

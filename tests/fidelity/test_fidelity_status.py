@@ -210,3 +210,21 @@ def test_codes_are_unique_per_project_and_unit(db, fid_project):
         with pytest.raises(SurveyError, match=f"{kind} 'X1' of Syd not found"):
             find(db, "fid", "X1", "Syd")
     assert [e["action"] for e in audit.entries(db) if e["action"].endswith(".added")].count("indicator.added") == 2
+
+
+def test_status_notes_for_some_units_keep_the_project_wide_rows(db, fid_project):
+    fidelity.add_activity(db, "fid", "A1", "Fælles opstart")
+    fidelity.add_activity(db, "fid", "A2", "Nords netværk", unit="Nord")
+    fidelity.add_activity(db, "fid", "A3", "Syds netværk", unit="Syd")
+    fidelity.add_indicator(db, "fid", "M1", "Familier", "antal", 0, 40, "higher")
+    fidelity.add_indicator(db, "fid", "M2", "Familier i Syd", "antal", 0, 10, "higher", unit="Syd")
+    fidelity.add_indicator(db, "fid", "M3", "Familier i Vest", "antal", 0, 10, "higher", unit="Vest")
+
+    def codes(units):
+        notes = fidelity.status_notes(db, "fid", "R1", units)
+        return [a["code"] for a in notes["activities"]], [i["code"] for i in notes["indicators"]]
+
+    assert codes(None) == (["A1", "A2", "A3"], ["M1", "M2", "M3"])
+    assert codes(["Syd"]) == (["A1", "A3"], ["M1", "M2"])
+    assert codes(["Nord", "Vest"]) == (["A1", "A2"], ["M1", "M3"])
+    assert codes([]) == (["A1"], ["M1"])
