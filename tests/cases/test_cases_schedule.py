@@ -195,9 +195,15 @@ def test_cli_schedule_check(tmp_path):
     runner = CliRunner()
     ok = runner.invoke(main, ["cases", "schedule-check", str(sch.SCHEDULE_DIR / "familie-progression.yaml")])
     assert ok.exit_code == 0, ok.output
-    result = runner.invoke(main, ["cases", "schedule-check", str(bad)])
+    assert ok.stdout == "1 schedule(s) ok\n"
+    worse = tmp_path / "worse.yaml"
+    worse.write_text(GOOD.replace("roles: [barn]", "roles: [oldefar]"), encoding="utf-8")
+    # Every file is checked: the problems of both, one line each on stderr, and no "ok".
+    result = runner.invoke(main, ["cases", "schedule-check", str(bad), str(worse)])
     assert result.exit_code == 1
-    assert f"{bad}:10: unknown role 'bedstefar'" in result.output
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [f"{bad}:10: unknown role 'bedstefar' (roles: barn)",
+                                         f"{worse}:10: unknown role 'oldefar' (roles: barn)"]
 
 
 def test_an_unreadable_schedule_file_is_a_file_line_error(db, tmp_path):
