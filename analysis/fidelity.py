@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 
-from analysis.formatting import decimal, rounded, signed
+from analysis.formatting import decimal, rounded, shorten, signed
 from analysis.indices import POOLED_NOTE, cronbach_alpha, mean_of_unit_means, respondent_index, traffic_light
 
 # The unit is set against the mean of the OTHER units only when at least this many other units
@@ -499,6 +499,5 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(str(text), width))
 
 
-def _clip(text: str, n: int) -> str:
-    text = str(text or "")
-    return text if len(text) <= n else text[: n - 1] + "…"
+def _clip(text, n: int) -> str:
+    return shorten(str(text or ""), n)
