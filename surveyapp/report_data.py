@@ -688,17 +688,18 @@ def export_data(db, round_refs: list | None = None, project: str | None = None, 
     scope = Scope(db, round_refs, project, units)
     responses = respondent_values(db, scope)
     thresholds = {r["id"]: r["partial_threshold"] for r in scope.rounds}
-    # applicable/answered counts for the responded class, over every unit of the rounds: a cell's
-    # size does not depend on which units this export selects.
+    # applicable/answered counts for the responded class, over every unit of the rounds (response_rows
+    # selects by the invitation's current unit, which may differ from the unit a response was given in).
     classes = {}
     for x in response_rows(db, scope.round_ids, None):
         classes[x["id"]] = classify(x["status"], x["answered"], x["applicable"], thresholds[x["round_id"]])
+    # Counted responses per round x group x unit cell (the unit the response was given in). The
+    # responses read above hold every response of each cell the export has rows for, whichever
+    # units it selects, so a cell's size does not depend on the selection.
     cell_counts: dict[tuple, int] = defaultdict(int)
-    names = {r["id"]: r["name"] for r in scope.rounds}
-    for response_id, round_id, group, unit in db.execute(
-            f"SELECT id, round_id, group_name, unit FROM responses WHERE round_id IN ({_in(scope.round_ids)})", scope.round_ids):
-        if classes.get(response_id) in (COMPLETE, VALID_PARTIAL):
-            cell_counts[(names[round_id], group, unit)] += 1
+    for x in responses:
+        if classes.get(x["response_id"]) in (COMPLETE, VALID_PARTIAL):
+            cell_counts[(x["round"], x["group"], x["unit"])] += 1
     # One column per item *version*: a reworded item never shares a column with its old wording.
     # The first version keeps the item id as its name; later ones are called id_v2, id_v3, ...
     versions_of: dict[str, set] = defaultdict(set)
