@@ -17,7 +17,6 @@ import calendar
 import datetime as dt
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .questionnaire import Problem, Questionnaire, QuestionnaireError, _dedupe, _line_for, _line_map, read_text, read_yaml
@@ -320,15 +319,3 @@ def read_file(path: str | Path) -> str:
 
 def load_file(path: str | Path, questionnaires: dict[str, Questionnaire] | None = None) -> Schedule:
     return parse(read_file(path), str(path), questionnaires)
-
-
-def find_schedule(schedule_id: str, folder: Path | None = None) -> Path:
-    folder = folder or SCHEDULE_DIR
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
-            continue
-        if isinstance(data, dict) and data.get("id") == schedule_id:
-            return path
-    raise FileNotFoundError(f"no schedule with id '{schedule_id}' in {folder}")
