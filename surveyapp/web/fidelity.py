@@ -124,12 +124,7 @@ def register(project):
                 return redirect(url_for("respond.start", token=started["token"]))
             return render_template("fidelity/registered.html", project=project_row, started=started,
                                    link=f"{current_app.config.get('BASE_URL', '')}/s/{started['token']}")
-    rows = []
-    for r in unit_rounds:
-        try:
-            rows.extend(service.registrations(db, r["id"], allowed_units()))
-        except SurveyError:
-            continue
+    rows = [row for r in unit_rounds for row in service.registrations(db, r["id"], allowed_units())]
     return render_template("fidelity/register.html", project=project_row, rounds=unit_rounds, units=units, form=form,
                            error=error, refused=refused, registrations=rows, title="Registrér besvarelse"), status
 
