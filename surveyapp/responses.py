@@ -240,24 +240,15 @@ def save_page(db, response: dict, section_index: int, form: dict | Callable[[dic
 
 
 def _response_state(db, response: dict) -> tuple[str, dict]:
-    """(the response's status, _round_state of its round) in one read, inside the caller's write
-    transaction."""
+    """(the response's status, its round's {"status", "allow_edit_after_submit", "anonymous"}) in
+    one read, inside the caller's write transaction (so a round closed or a response submitted
+    meanwhile is seen)."""
     row = db.conn.execute(
         "SELECT s.status, r.status, r.allow_edit_after_submit, r.anonymous FROM responses s "
         "JOIN rounds r ON r.id = s.round_id WHERE s.id = ?", (response["id"],)).fetchone()
     if row is None:
         raise NotFound(f"response {response['id']} not found")
     return row[0], {"status": row[1], "allow_edit_after_submit": row[2], "anonymous": row[3]}
-
-
-def _round_state(db, round_id: int) -> dict:
-    """The round fields a save or submit depends on, read where it is called (inside the write
-    transaction, so a round closed meanwhile is seen)."""
-    row = db.conn.execute("SELECT status, allow_edit_after_submit, anonymous FROM rounds WHERE id = ?",
-                          (round_id,)).fetchone()
-    if row is None:
-        raise NotFound(f"round {round_id} not found")
-    return {"status": row[0], "allow_edit_after_submit": row[1], "anonymous": row[2]}
 
 
 def _mark_invitation(db, response: dict, started: bool = False, completed: bool = False) -> None:
@@ -298,10 +289,9 @@ def submit(db, response: dict, invitation_id: int | None = None, not_asked: Coll
     if not_asked is None:
         not_asked = not_asked_of(db, response, invitation_id)
     with transaction(db):
-        fresh = get_response(db, response["id"])
-        if fresh["status"] == "complete":
-            return fresh
-        round_ = _round_state(db, response["round_id"])
+        status, round_ = _response_state(db, response)
+        if status == "complete":
+            return get_response(db, response["id"])
         if round_["status"] != "open":
             raise Conflict("the round is not open")
         answers = load_answers(db, response["id"], q)

@@ -79,3 +79,21 @@ def test_a_response_submitted_after_the_callers_read_rejects_the_save(db, secret
     with pytest.raises(Conflict, match="submitted"):
         service.save_page(db, response, 0, {"faggruppe": "1"}, q=q)
     assert _stored(db, response["id"])["faggruppe"] == (2.0, None)
+
+
+def test_submit_reads_the_round_and_the_response_inside_its_write(db, secret, survey):
+    s = survey()
+    response = _response(db, secret, s)  # status 'started', round open in the caller's copy
+    q = service.questionnaire_of(db, response)
+    for index, form in enumerate([{"faggruppe": "2"}, {"samarbejde_1": "2"}, {}, {}]):
+        service.save_page(db, response, index, form, q=q)
+    rounds.close_round(db, s["round"]["id"], actor="test")
+    with pytest.raises(Conflict, match="not open"):
+        service.submit(db, response, q=q)
+    assert db.execute("SELECT status FROM responses WHERE id = ?", (response["id"],)).fetchone()[0] == "started"
+    db.execute("UPDATE rounds SET status = 'open' WHERE id = ?", (s["round"]["id"],))
+    assert service.submit(db, response, q=q)["status"] == "complete"
+    db.execute("UPDATE responses SET submitted_at = '2020-01-02T03:04:05' WHERE id = ?", (response["id"],))
+    # A second submit with the same stale copy changes nothing: the stored row comes back as it is.
+    again = service.submit(db, response, q=q)
+    assert (again["status"], again["submitted_at"]) == ("complete", "2020-01-02T03:04:05")
