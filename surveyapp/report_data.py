@@ -244,8 +244,10 @@ def item_rows(db, round_refs: list | None = None, by: tuple[str, ...] = (), proj
     return _item_table(scope, by, raw, decimals)
 
 
-def _item_table(scope: Scope, by: tuple[str, ...], raw: list[tuple], decimals: int | None) -> list[dict]:
-    """item_rows from the answer counts (answer_counts with the same breakdown `by`)."""
+def _item_cells(scope: Scope, by: tuple[str, ...], raw: list[tuple]):
+    """Per (round, item, version) of the answer counts (answer_counts with the same breakdown `by`):
+    (round_id, item_id, version, specs by group, personal, {cell: {code: count}} at every roll-up
+    level, {hidden cell: reason}). A cell is (group, *the other dimensions), None where rolled up."""
     dims = tuple(d for d in by if d != "group")
     # (round, item, version) -> {(group, *dims): {code: count}}
     tables: dict[tuple, dict[tuple, dict]] = defaultdict(lambda: defaultdict(dict))
@@ -255,7 +257,6 @@ def _item_table(scope: Scope, by: tuple[str, ...], raw: list[tuple], decimals: i
         item_id, version, code, count = row[2 + len(dims):]
         tables[(round_id, item_id, version)][(group, *dim_values)][code] = count
     full_by = ("group", *dims)
-    out = []
     for (round_id, item_id, version), cells in tables.items():
         specs = {g: scope.spec(round_id, g, item_id) for g in {k[0] for k in cells}}
         specs = {g: s for g, s in specs.items() if s is not None and s.version == version}
@@ -280,6 +281,15 @@ def _item_table(scope: Scope, by: tuple[str, ...], raw: list[tuple], decimals: i
         multiple = next(iter(specs.values())).type == "multiple"
         hidden = suppress({k: (v.get(None) or 0) if multiple else sum(v.values()) for k, v in aggregated.items()},
                           scope.min_n, personal)
+        yield round_id, item_id, version, specs, personal, aggregated, hidden
+
+
+def _item_table(scope: Scope, by: tuple[str, ...], raw: list[tuple], decimals: int | None) -> list[dict]:
+    """item_rows from the answer counts (answer_counts with the same breakdown `by`)."""
+    dims = tuple(d for d in by if d != "group")
+    full_by = ("group", *dims)
+    out = []
+    for round_id, item_id, version, specs, personal, aggregated, hidden in _item_cells(scope, by, raw):
         round_ = scope.round(round_id)
         for cell, counts in aggregated.items():
             spec = specs.get(cell[0]) or next(iter(specs.values()))
@@ -338,8 +348,8 @@ def _round_row(row: dict, digits: int) -> None:
 def hidden_cells(scope: Scope, by: tuple[str, ...], raw: list[tuple]) -> set[tuple]:
     """(round_id, group or None, item, version) of the cells the item table suppresses, from the
     answer counts the caller has read (answer_counts with the same `by`)."""
-    return {(r["round_id"], r.get("group"), r["item"], r["item_version"])
-            for r in _item_table(scope, by, raw, None) if r["suppressed"]}
+    return {(round_id, cell[0], item_id, version)
+            for round_id, item_id, version, _, _, _, hidden in _item_cells(scope, by, raw) for cell in hidden}
 
 
 def item_changes(db, round_refs: list | None = None, by_group: bool = True, project: str | None = None,
