@@ -74,10 +74,8 @@ def start(args: list[str]) -> int:
     port = os.environ.get("PORT", "5000")
     print(f"""
 surveyapp is starting on http://127.0.0.1:{port}/
-  log in at http://127.0.0.1:{port}/login with one of the demo accounts:
-    admin      / demo-admin-pass      (everything)
-    evaluator  / demo-evaluator-pass  (read-only results and exports)
-    horsens    / demo-horsens-pass    (unit lead for Horsens)
+  log in at http://127.0.0.1:{port}/login with one of the demo logins above
+  (admin: everything; evaluator: read-only results and exports; unit_lead: the listed units)
   personal answer links of the open round: .venv/bin/surveyapp --db {db} invitations links "September 2014"
   stop with Ctrl+C
 """, flush=True)

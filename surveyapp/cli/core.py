@@ -219,8 +219,11 @@ def user_create(app, username, role, units, password):
 @pass_app
 def demo(app, seed, force):
     """Build a realistic demo project: six municipalities, managers and staff, three rounds."""
-    from ..demo import build_demo
+    from ..demo import DEMO_USERS, build_demo
 
     summary = build_demo(app.db, app.secret, seed=seed, force=force)
     for line in summary:
         click.echo(line)
+    click.echo("demo logins (user / password):")
+    for username, password, role, units in DEMO_USERS:
+        click.echo(f"  {username:<10} / {password:<20} ({role}{': ' + ', '.join(units) if units else ''})")
