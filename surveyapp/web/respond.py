@@ -122,15 +122,16 @@ def link(endpoint: str, **values) -> str:
     return url_for(endpoint, **values)
 
 
+# The page that shows what each endpoint answers (a post's own page for save and submit).
+_SWITCH_TARGET = {"respond.start": "respond.start", "respond.register": "respond.register", "respond.page": "respond.page",
+                  "respond.review": "respond.review", "respond.done": "respond.done",
+                  "respond.save": "respond.page", "respond.submit": "respond.review"}
+
+
 def language_switch() -> dict:
     """The link to the same page in the other language."""
     other = "da" if _english() else "en"
-    endpoint = request.endpoint if request.endpoint in ("respond.start", "respond.register", "respond.page",
-                                                         "respond.review", "respond.done") else None
-    if request.endpoint == "respond.save":
-        endpoint = "respond.page"
-    elif request.endpoint == "respond.submit":
-        endpoint = "respond.review"
+    endpoint = _SWITCH_TARGET.get(request.endpoint)
     if endpoint is None or not request.view_args or "token" not in request.view_args:
         return {"url": None, "lang": other}
     return {"url": url_for(endpoint, **request.view_args, lang=other), "lang": other,

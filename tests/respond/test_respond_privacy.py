@@ -42,6 +42,29 @@ def test_english_on_request_uses_catalogue_and_questionnaire_texts(client, surve
     assert "Please answer this question." in html(response) and "The number must be at least 0." in html(response)
 
 
+def _switch(page: str) -> tuple[str, str] | None:
+    """(href, hreflang) of the page's link to the other language, or None without one."""
+    match = re.search(r'<a href="([^"]+)" hreflang="(da|en)"', page)
+    return (match.group(1).replace("&amp;", "&"), match.group(2)) if match else None
+
+
+def test_the_language_link_leads_to_the_same_page(client, survey):
+    token = survey()["tokens"]["p1"]
+    assert _switch(html(client.get(f"/s/{token}/2"))) == (f"/s/{token}/2?lang=en", "en")
+    assert _switch(html(client.get(f"/s/{token}/2?lang=en"))) == (f"/s/{token}/2?lang=da", "da")
+    # a page re-shown by its save (422) links to that page, not to the post
+    invalid = client.post(f"/s/{token}/1", data={"anciennitet": "-1", "action": "next"})
+    assert invalid.status_code == 422 and _switch(html(invalid)) == (f"/s/{token}/1?lang=en", "en")
+    assert _switch(html(client.get(f"/s/{token}/review"))) == (f"/s/{token}/review?lang=en", "en")
+    # a submission with required items missing re-shows their page under the submit address: the
+    # link leads to the review, whose page that is
+    refused = client.post(f"/s/{token}/submit")
+    assert refused.status_code == 422 and _switch(html(refused)) == (f"/s/{token}/review?lang=en", "en")
+    # even an unknown link's message page has one
+    unknown = "z" * 43
+    assert _switch(html(client.get(f"/s/{unknown}"))) == (f"/s/{unknown}?lang=en", "en")
+
+
 def test_respondents_language_and_browser_language(client, survey):
     s = survey()
     english_person = html(client.get(f"/s/{s['tokens']['p3']}/1"))  # people.language = en
