@@ -324,10 +324,15 @@ def slot_round(db, project: str, schedule: Schedule, slot_id: str, questionnaire
     return get_round(db, round_id)
 
 
+def _check_slot(schedule: Schedule, slot_id: str) -> None:
+    if slot_id not in schedule.slot_ids():
+        raise SurveyError(f"measurement must be one of {', '.join(schedule.slot_ids())}, not '{slot_id}'")
+
+
 def routing(db, member: dict, slot_id: str, on) -> dict:
     """Age on the date and the instruments (with hidden items) a member gets at a slot."""
     schedule = get_schedule(db, member["schedule_id"])
-    schedule.slot(slot_id)
+    _check_slot(schedule, slot_id)
     age = age_on(member["birth_date"], on)
     instruments = schedule.instruments_for(slot_id, member["role"], age)
     return {"age": age, "date": parse_date(on).isoformat(), "instruments": instruments,
@@ -341,8 +346,7 @@ def ensure_measurement(db, secret: str, member: dict, slot_id: str, questionnair
     if row:
         return dict(row)
     schedule = get_schedule(db, member["schedule_id"])
-    if slot_id not in schedule.slot_ids():
-        raise SurveyError(f"measurement must be one of {', '.join(schedule.slot_ids())}, not '{slot_id}'")
+    _check_slot(schedule, slot_id)
     round_ = slot_round(db, member["project_id"], schedule, slot_id, questionnaire_id, actor)
     with transaction(db):
         invitation_id = add_invitation(db, round_, {"key": member["key"], "group": member["role"], "unit": member["unit"],

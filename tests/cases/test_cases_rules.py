@@ -202,6 +202,16 @@ def test_no_answers_no_measurement(family, secret):
         cases.register_measurement(family, secret, "F1-1", "M1", "who5", {}, "phone", "2024-07-12", "anna")
 
 
+def test_an_unknown_measurement_is_a_clear_error_and_stores_nothing(family, secret):
+    db = family
+    expected = "measurement must be one of baseline, M1, M2, M3, not 'M9'"
+    with pytest.raises(SurveyError, match=expected):
+        cases.register_measurement(db, secret, "F1-1", "M9", "who5", who5(3, 3, 3, 3, 3), "phone", "2024-07-12", "anna")
+    with pytest.raises(SurveyError, match=expected):
+        cases.self_completion_link(db, secret, "http://testserver", "F1-1", "M9", "anna", today=dt.date(2024, 7, 12))
+    assert db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == 0
+
+
 def test_no_measurement_after_the_member_closed(family, secret):
     db = family
     cases.close_member(db, "F1-1", "2024-06-30")
