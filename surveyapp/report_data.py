@@ -865,8 +865,7 @@ def build_figures(db, out_dir, round_refs: list | None = None, project: str | No
         spec = _any_spec(scope, first["round_id"], item_id)
         if spec is None:
             continue
-        name = f"{item_id}_v{version}" if len(versions_of[item_id]) > 1 or version > 1 else item_id
-        suffix = f" (version {version})" if len(versions_of[item_id]) > 1 or version > 1 else ""
+        name, suffix = figure_stem(item_id, version, versions_of[item_id])
         title = shorten(f"{spec.text}{suffix}", 160)
         group_names = sorted({p["group"] for p in points})
         n_by_round = {label_of[r["id"]]: {g: next((p["n"] for p in points if p["round_id"] == r["id"] and p["group"] == g), None)
@@ -965,6 +964,14 @@ def build_figures(db, out_dir, round_refs: list | None = None, project: str | No
             files = figures.response_rates(cells, base, f"Svarprocent pr. enhed og gruppe, {label_of[r['id']]}", cap)
             made.append({"figure": base.name, "kind": "rates", "files": [str(f) for f in files]})
     return made
+
+
+def figure_stem(item_id: str, version: int, versions) -> tuple[str, str]:
+    """The name of an item's trend/shares figures after their kind ('q3_v2', or 'q1' when the item
+    has one version, its first) and the suffix of their title (' (version 2)' or '')."""
+    if len(versions) > 1 or version > 1:
+        return f"{item_id}_v{version}", f" (version {version})"
+    return item_id, ""
 
 
 def _slug(text: str) -> str:

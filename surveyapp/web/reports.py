@@ -98,8 +98,7 @@ def project_page(project_id):
         if item and item_type == "scale":
             versions = context["versions"]
             for v in versions:
-                stem = f"{item}_v{v}" if len(versions) > 1 or v > 1 else item
-                caption = f" (version {v})" if len(versions) > 1 or v > 1 else ""
+                stem, caption = report_data.figure_stem(item, v, versions)
                 text = items.get(item, item)
                 figures.append({"name": f"trend_{stem}", "item": item,
                                 "alt": f"Gennemsnit pr. runde og gruppe med 95 %-konfidensinterval: {text}{caption}"})
