@@ -263,13 +263,16 @@ def reopen_member(db, member_ref, actor: str = "cli") -> dict:
     return get_member_by_id(db, member["id"])
 
 
-def consistency_problems(db) -> list[dict]:
-    """Rows that break the case rules (found in databases written around the services)."""
+def consistency_problems(db, project: str | None = None) -> list[dict]:
+    """Rows that break the case rules (found in databases written around the services), in one
+    project or in all."""
+    in_project, params = (" AND c.project_id = ?", [project]) if project else ("", [])
     problems = []
     for row in db.query(
             "SELECT c.key AS case_key, p.key, m.closed_on, c.closed_on AS case_closed_on FROM case_members m "
             "JOIN cases c ON c.id = m.case_id JOIN people p ON p.id = m.person_id "
-            "WHERE c.closed_on IS NOT NULL AND (m.closed_on IS NULL OR m.closed_on > c.closed_on) ORDER BY c.key, p.key"):
+            "WHERE c.closed_on IS NOT NULL AND (m.closed_on IS NULL OR m.closed_on > c.closed_on)" + in_project +
+            " ORDER BY c.key, p.key", params):
         if row["closed_on"] is None:
             message = f"member {row['key']} is open in family {row['case_key']}, closed on {row['case_closed_on']}"
         else:
@@ -278,7 +281,7 @@ def consistency_problems(db) -> list[dict]:
         problems.append({"case": row["case_key"], "member": row["key"], "problem": message})
     for row in db.query(
             "SELECT c.key AS case_key, p.key, m.intake_on, c.opened_on FROM case_members m JOIN cases c ON c.id = m.case_id "
-            "JOIN people p ON p.id = m.person_id WHERE m.intake_on < c.opened_on"):
+            "JOIN people p ON p.id = m.person_id WHERE m.intake_on < c.opened_on" + in_project, params):
         problems.append({"case": row["case_key"], "member": row["key"],
                          "problem": f"member {row['key']} has intake {row['intake_on']} before family {row['case_key']} opened on {row['opened_on']}"})
     return problems

@@ -114,7 +114,7 @@ def families():
     allowed = allowed_units()
     rows = service.list_cases(db, project, allowed)
     keys = {r["key"] for r in rows}
-    problems = [p for p in service.consistency_problems(db) if p["case"] in keys]
+    problems = [p for p in service.consistency_problems(db, project) if p["case"] in keys]
     unit_choices = allowed if allowed is not None else sorted(set(service.units(db, project)))
     return render_template("cases/families.html", rows=rows, project=project, error=error, form=form, problems=problems,
                            unit_choices=unit_choices, unit_locked=allowed is not None, today=_today()), (400 if error else 200)

@@ -115,6 +115,10 @@ def test_consistency_check_finds_what_another_writer_left(family):
     assert [p["member"] for p in problems] == ["F1-1", "F1-2", "F1-3"]
     assert problems[0]["problem"] == "member F1-1 closed on 2024-06-01, after family F1 closed on 2024-04-01"
     assert problems[1]["problem"] == "member F1-2 is open in family F1, closed on 2024-04-01"
+    # Per project: another project's family with the same key has none of them.
+    cases.open_case(db, "other", "F1", "Aarhus", "2024-01-10")
+    assert cases.consistency_problems(db, "other") == []
+    assert cases.consistency_problems(db, "fp") == problems
 
     from click.testing import CliRunner
 
