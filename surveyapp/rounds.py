@@ -125,22 +125,32 @@ def list_rounds(db, project: str | None = None) -> list[dict]:
     if project:
         sql += " WHERE r.project_id = ?"
         params.append(project)
-    rounds = []
-    for row in db.query(sql + " ORDER BY r.project_id, COALESCE(r.opens, r.created_at), r.id", params):
-        row = dict(row)
-        row["questionnaires"] = round_questionnaires(db, row["id"])
-        rounds.append(row)
+    rounds = [dict(row) for row in db.query(sql + " ORDER BY r.project_id, COALESCE(r.opens, r.created_at), r.id", params)]
+    questionnaires = _questionnaires_of(db, project)  # one query for all the rounds, not one per round
+    for row in rounds:
+        row["questionnaires"] = questionnaires.get(row["id"], {})
     return rounds
 
 
 def round_questionnaires(db, round_id: int) -> dict[str, dict]:
-    return {
-        r["group_name"]: {"version_id": r["questionnaire_version_id"], "questionnaire": r["questionnaire_id"], "version": r["version"]}
-        for r in db.query(
-            "SELECT rq.group_name, rq.questionnaire_version_id, v.questionnaire_id, v.version "
-            "FROM round_questionnaires rq JOIN questionnaire_versions v ON v.id = rq.questionnaire_version_id "
-            "WHERE rq.round_id = ? ORDER BY rq.group_name", [round_id])
-    }
+    return _questionnaires_of(db, round_id=round_id).get(round_id, {})
+
+
+def _questionnaires_of(db, project: str | None = None, round_id: int | None = None) -> dict[int, dict[str, dict]]:
+    """{round id: {group: {"version_id", "questionnaire", "version"}}} of one round, a project's rounds or all."""
+    sql = ("SELECT rq.round_id, rq.group_name, rq.questionnaire_version_id, v.questionnaire_id, v.version "
+           "FROM round_questionnaires rq JOIN questionnaire_versions v ON v.id = rq.questionnaire_version_id")
+    if round_id is not None:
+        sql, params = sql + " WHERE rq.round_id = ?", [round_id]
+    elif project:
+        sql, params = sql + " WHERE rq.round_id IN (SELECT id FROM rounds WHERE project_id = ?)", [project]
+    else:
+        params = []
+    found: dict[int, dict[str, dict]] = {}
+    for r in db.query(sql + " ORDER BY rq.round_id, rq.group_name", params):
+        found.setdefault(r["round_id"], {})[r["group_name"]] = {
+            "version_id": r["questionnaire_version_id"], "questionnaire": r["questionnaire_id"], "version": r["version"]}
+    return found
 
 
 def version_for_group(db, round_id: int, group: str) -> int:
