@@ -380,10 +380,14 @@ def trends(db, project: str, units: list[str] | None = None) -> dict:
 
 
 def trend_figure_bytes(db, project: str, fmt: str = "png", units: list[str] | None = None) -> bytes:
-    data = trends(db, project, units)
+    return trend_figures(trends(db, project, units), (fmt,))[fmt]
+
+
+def trend_figures(data: dict, formats=("png", "svg")) -> dict[str, bytes]:
+    """The trend figure of trends already read (`trends`), drawn once, in each of `formats`."""
     caption = fa.trend_caption(data["rounds"], data["series"], data["indices"], data["source"])
     fig = fa.trend_figure(data["rounds"], data["series"], data["indices"], caption)
-    return fa.figure_bytes(fig, fmt)
+    return {fmt: fa.figure_bytes(fig, fmt) for fmt in formats}
 
 
 def trend_rows(data: dict) -> list[dict]:

@@ -166,8 +166,8 @@ def trends(app, project, out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = service.trends(app.db, project)
-    for fmt in ("png", "svg"):
-        (out / f"fidelity-trends.{fmt}").write_bytes(service.trend_figure_bytes(app.db, project, fmt))
+    for fmt, body in service.trend_figures(data, ("png", "svg")).items():
+        (out / f"fidelity-trends.{fmt}").write_bytes(body)
     (out / "fidelity-trends.csv").write_text(write_csv(service.trend_rows(data), service.TREND_COLUMNS, data["rules"]),
                                              encoding="utf-8")
     click.echo(f"wrote {out}/fidelity-trends.png, .svg and .csv")

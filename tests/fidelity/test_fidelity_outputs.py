@@ -159,6 +159,18 @@ def test_cli_overview_profile_and_refusal(db_path, db, answered, tmp_path, monke
     assert result.exit_code == 0 and re.search(r"/s/[A-Za-z0-9_-]{40,}$", result.output.strip())
 
 
+def test_cli_trends_writes_png_svg_and_the_csv_they_draw(db_path, answered, tmp_path):
+    out = tmp_path / "figures"
+    result = CliRunner().invoke(main, ["--db", str(db_path), "fidelity", "trends", "--project", "fid", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "fidelity-trends.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = (out / "fidelity-trends.svg").read_text(encoding="utf-8")
+    assert "<svg" in svg and "Indeks A" in svg
+    rows = _csv_rows((out / "fidelity-trends.csv").read_text(encoding="utf-8"))
+    # R1, hand-worked in test_fidelity_indices.py: Syd's index B is 2.5
+    assert float(next(r for r in rows if (r["unit"], r["index"], r["round"]) == ("Syd", "ib", "R1"))["score"]) == 2.5
+
+
 def test_cli_indicator_lifecycle_and_export(db_path, db, fid_project, tmp_path):
     runner = CliRunner()
 
