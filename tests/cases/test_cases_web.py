@@ -215,6 +215,16 @@ def test_link_without_email_is_a_clear_error(site, db_path):
     assert collector.messages == []
 
 
+def test_link_page_names_the_items_not_asked(site, db_path):
+    app, _ = site
+    db = connect(db_path)
+    cases.add_member(db, "F1", "F1-3", "barn", "2023-06-01")   # under 14 (the leisure-job age) until 2037
+    db.conn.close()
+    client = client_for(app, "aarhus", "aarhus-pass-123")
+    html = client.post(f"/cases/members/{member_id(db_path, 'F1-3')}/link/M1").get_data(as_text=True)
+    assert "Måleplanen spørger ikke personen om fritidsjob; siden viser ikke spørgsmålet." in html
+
+
 def test_counts_page_figure_and_csv(site, db_path, secret):
     app, _ = site
     db = connect(db_path)
