@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import threading
+from html import unescape
 
 import pytest
 
@@ -394,14 +395,19 @@ def test_changing_an_earlier_answer_removes_answers_it_now_hides_on_later_pages(
     assert review_answers and not any(re.search(r"\b25\b", cell) for cell in review_answers)
 
 
+def base_of(page: str) -> str:
+    """The page's hidden _base field (the answers as stored when it was loaded), unescaped."""
+    return unescape(re.search(r'name="_base" value="([^"]*)"', page).group(1))
+
+
 def test_an_old_copy_of_the_page_does_not_blank_answers_given_in_another_tab(app, survey, db):
     s = survey()
     token, inv = s["tokens"]["p1"], s["invitations"]["p1"]
     tab_a, tab_b = app.test_client(), app.test_client()
     page_b = html(tab_b.get(f"/s/{token}/1"))  # tab B loads page 1 while it is still empty
-    base_b = re.search(r'name="_base" value="([^"]*)"', page_b).group(1).replace("&#34;", '"').replace("&quot;", '"')
+    base_b = base_of(page_b)
     page_a = html(tab_a.get(f"/s/{token}/1"))
-    base_a = re.search(r'name="_base" value="([^"]*)"', page_a).group(1).replace("&#34;", '"').replace("&quot;", '"')
+    base_a = base_of(page_a)
     tab_a.post(f"/s/{token}/1", data={"anciennitet": "5", "_base": base_a}, headers={"X-Autosave": "1"})
     # tab B answers only the group; its (stale) empty years field must not wipe tab A's answer
     response = tab_b.post(f"/s/{token}/1", data={"faggruppe": "2", "anciennitet": "", "action": "next", "_base": base_b})
@@ -409,7 +415,7 @@ def test_an_old_copy_of_the_page_does_not_blank_answers_given_in_another_tab(app
     assert answers_of(db, inv) == {"faggruppe": (2.0, None), "anciennitet": (5.0, None)}
     # a field the tab did change is written, also to blank
     page = html(tab_b.get(f"/s/{token}/1"))
-    base = re.search(r'name="_base" value="([^"]*)"', page).group(1).replace("&#34;", '"').replace("&quot;", '"')
+    base = base_of(page)
     tab_b.post(f"/s/{token}/1", data={"faggruppe": "2", "anciennitet": "", "action": "next", "_base": base})
     assert answers_of(db, inv) == {"faggruppe": (2.0, None)}
 
