@@ -10,7 +10,7 @@ import yaml
 from . import audit
 from .db import now, transaction
 from .errors import NotFound
-from .questionnaire import Problem, Questionnaire, QuestionnaireError, _line_for, _line_map, load_file, parse
+from .questionnaire import Problem, Questionnaire, QuestionnaireError, _line_for, _line_map, parse, read_text
 
 
 def load(db, path: str | Path, actor: str = "cli") -> dict:
@@ -20,9 +20,8 @@ def load(db, path: str | Path, actor: str = "cli") -> dict:
     once that item version has answers: the old answers would silently change meaning.
     """
     path = Path(path)
-    questionnaire = load_file(path)
-    text = path.read_text(encoding="utf-8")
-    return register(db, questionnaire, text, str(path), actor)
+    text = read_text(path)  # read once: the same text is validated and stored
+    return register(db, parse(text, str(path)), text, str(path), actor)
 
 
 def register(db, q: Questionnaire, text: str, source: str = "<string>", actor: str = "cli") -> dict:
