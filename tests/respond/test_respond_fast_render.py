@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from respond_setup import csrf_from
 from surveyapp.web.respond import _choices_html, _show_if_attrs
 
 
@@ -67,7 +68,7 @@ def test_served_page_marks_the_stored_answers(client, survey, db):
     s = survey()
     token = s["tokens"]["p1"]
     page = client.get(f"/s/{token}/1").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    csrf = csrf_from(page)
     radios = re.findall(r'<input type="radio" id="([^"]+)" name="([^"]+)" value="([^"]+)"', page)
     assert radios, "page 1 has a choice item"
     item_id = radios[0][1]
