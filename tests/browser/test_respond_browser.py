@@ -20,7 +20,6 @@ setup = area_helpers("respond", "respond_setup")
 @pytest.fixture
 def site(live_server, live_app):
     """The live server with an open round (p1..p3), a closed round and a citizen round."""
-    setup.compile_translations()
     db = connect(live_app.config["DATABASE"])
     secret = live_app.config["SECRET_KEY"]
     data = {

@@ -10,30 +10,12 @@ from surveyapp.db import transaction
 
 HERE = Path(__file__).resolve().parent
 YAML = HERE / "respond_test.yaml"
-TRANSLATIONS = HERE.parent.parent / "surveyapp" / "translations"
 
 PEOPLE = [
     {"key": "p1", "name": "Anna Andersen", "email": "anna@example.org", "unit": "Horsens", "group": ""},
     {"key": "p2", "name": "Bo Berg", "email": "bo@example.org", "unit": "Horsens", "group": ""},
     {"key": "p3", "name": "Carl Cold", "email": "carl@example.org", "unit": "Vejle", "group": "", "language": "en"},
 ]
-
-
-def compile_translations() -> None:
-    """The .mo files are build products (git-ignored); compile them when missing or stale."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    for po_path in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as handle:
-            catalog = read_po(handle)
-        tmp = mo_path.with_suffix(".mo.tmp")
-        with tmp.open("wb") as handle:
-            write_mo(handle, catalog)
-        tmp.replace(mo_path)
 
 
 def build(db, secret: str, name: str = "Runde 1", status: str = "open", anonymous: bool = False,
