@@ -171,22 +171,6 @@ def _by_code(counts: dict) -> dict[float, int]:
     return totals
 
 
-def trend_series(points: list[dict]) -> list[dict]:
-    """Split (round, item, item_version) points into series that never join two versions.
-
-    points: [{"round", "round_index", "item", "item_version", ...}] in round order for one group.
-    Returns [{"item", "item_version", "starts", "points": [...]}] where `starts` names the first
-    round of the series (the figure says where it starts).
-    """
-    series: dict[tuple, dict] = {}
-    for point in sorted(points, key=lambda p: p.get("round_index", 0)):
-        key = (point["item"], point["item_version"])
-        entry = series.setdefault(key, {"item": point["item"], "item_version": point["item_version"],
-                                        "starts": point["round"], "points": []})
-        entry["points"].append(point)
-    return list(series.values())
-
-
 def trend_changes(series_counts: list[tuple[str, dict]], spec: ItemSpec, share: str = "top2") -> list[dict]:
     """Changes between consecutive rounds of one version's series: [(round, counts), ...]."""
     changes = []

@@ -97,10 +97,6 @@ def compute_score(answers: dict, spec: dict, items: dict) -> float | None:
     return raw * float(spec.get("multiplier") or 1.0)
 
 
-def at_or_below(value: float | None, cutoff: float) -> bool | None:
-    return None if value is None else value <= cutoff
-
-
 # ---------------------------------------------------------------- counts
 
 

@@ -10,7 +10,7 @@ from scipy import stats
 
 from analysis.comparisons import crosstab, group_comparison
 from analysis.indices import cronbach_alpha, index_table, mean_of_unit_means, pooled_mean, respondent_index, traffic_light
-from analysis.items import ItemSpec, compare_counts, item_statistics, trend_changes, trend_series
+from analysis.items import ItemSpec, compare_counts, item_statistics, trend_changes
 from analysis.paired import paired_comparison, panel_counts
 
 GRAD4 = ItemSpec(id="q", type="scale", substantive=(4, 3, 2, 1), missing=(9,))
@@ -75,12 +75,8 @@ def test_change_uses_unrounded_values():
     assert change["diff_share"] == pytest.approx(100 / 3)
 
 
-def test_trend_series_never_join_two_versions():
-    points = [{"round": "R1", "round_index": 0, "item": "q3", "item_version": 1},
-              {"round": "R2", "round_index": 1, "item": "q3", "item_version": 2},
-              {"round": "R3", "round_index": 2, "item": "q3", "item_version": 2}]
-    series = trend_series(points)
-    assert [(s["item_version"], s["starts"], len(s["points"])) for s in series] == [(1, "R1", 1), (2, "R2", 2)]
+def test_trend_changes_pair_consecutive_rounds_of_one_version():
+    # (That trends never join two versions is tested on real queries: test_report_queries.py.)
     changes = trend_changes([("R2", {4: 3, 3: 2}), ("R3", {4: 1, 3: 4})], ItemSpec(id="q3", version=2, substantive=(4, 3, 2, 1)))
     assert len(changes) == 1 and changes[0]["round_a"] == "R2" and changes[0]["item_version"] == 2
 
