@@ -215,7 +215,7 @@ def update_respondent(db, invitation_id: int, actor: str = "cli", **changes) -> 
         if "email" in clean and clean["email"] and not EMAIL_RE.match(clean["email"]):
             raise SurveyError(f"'{clean['email']}' is not an e-mail address")
         if "language" in clean and clean["language"] not in LANGUAGES:
-            raise SurveyError("language must be da or en")
+            raise SurveyError(f"language must be da or en, not '{clean['language']}'")  # as the import says it
         if "group" in clean and clean["group"] != invitation["group_name"]:
             group_error = _group_error(set(round_questionnaires(db, round_["id"])), clean["group"])
             if group_error:

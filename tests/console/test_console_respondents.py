@@ -58,6 +58,8 @@ def test_edits_never_touch_stored_answers(cdb, as_user):
     # A bad address is refused with the reason.
     bad = admin.post(url, data={"email": "not an address"})
     assert bad.status_code == 400 and "'not an address' er ikke en e-mailadresse" in bad.get_data(as_text=True).replace("&#39;", "'")
+    french = admin.post(url, data={"language": "fr"})  # in Danish, like the same problem in an uploaded list
+    assert french.status_code == 400 and "sprog skal være da eller en, ikke 'fr'" in french.get_data(as_text=True).replace("&#39;", "'")
 
     # Ineligible and back: answers stay, the respondent stays on the list.
     admin.post(f"{url}/eligibility", data={"action": "ineligible", "reason": "fratrådt"})
