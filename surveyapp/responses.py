@@ -85,10 +85,19 @@ def questionnaire_of(db, response: dict) -> Questionnaire:
 
 def load_answers(db, response_id: int, q: Questionnaire) -> dict:
     """{item_id: value} as the form and show_if use them (codes as ints, lists for multiple choice)."""
+    return _decode_rows(_answer_rows(db, response_id), q)
+
+
+def _answer_rows(db, response_id: int) -> list[tuple]:
+    """The stored answers as (item_id, value_num, value_text) in item order: two reads can be compared."""
+    return db.conn.execute("SELECT item_id, value_num, value_text FROM answers WHERE response_id = ? ORDER BY item_id",
+                           (response_id,)).fetchall()
+
+
+def _decode_rows(rows: list[tuple], q: Questionnaire) -> dict:
     answers = {}
     items = q.items_by_id()
-    for item_id, value_num, value_text in db.conn.execute(
-            "SELECT item_id, value_num, value_text FROM answers WHERE response_id = ?", (response_id,)):
+    for item_id, value_num, value_text in rows:
         item = items.get(item_id)
         if item is None:  # not an item of this version
             continue
@@ -175,7 +184,8 @@ def _parse_page(q: Questionnaire, section_index: int, form: dict, current: dict,
 
 def save_page(db, response: dict, section_index: int, form: dict | Callable[[dict], dict], final: bool = False,
               partial: bool = False,
-              not_asked: Collection[str] | None = None, *, q: Questionnaire | None = None) -> dict:
+              not_asked: Collection[str] | None = None, *, q: Questionnaire | None = None,
+              invitation_started: bool = False) -> dict:
     """Store one page's answers in one transaction; raise PageInvalid (storing nothing) on problems.
 
     `form` maps item id to a string (or list of strings for multiple choice); it may also be a
@@ -188,6 +198,8 @@ def save_page(db, response: dict, section_index: int, form: dict | Callable[[dic
     and does not count the page as finished. `not_asked`: the items the respondent is not asked
     (None: read from the response's invitation); a value posted for one is ignored. `q`: the
     response's questionnaire when the caller has it (None: looked up; a version never changes).
+    `invitation_started`: the caller has seen the invitation marked started (a flag never
+    cleared), so it is not written again.
 
     Returns {"stored", "cleared", "answers"}: "answers" are the response's answers after the
     save as load_answers would return them (the caller need not read them again).
@@ -201,17 +213,28 @@ def save_page(db, response: dict, section_index: int, form: dict | Callable[[dic
         q = questionnaire_of(db, response)
     if not_asked is None:
         not_asked = not_asked_of(db, response)
+
+    def parse_against(rows: list[tuple]) -> tuple[dict, tuple]:
+        current = _decode_rows(rows, q)
+        page_form = form(current) if callable(form) else form
+        return current, _parse_page(q, section_index, page_form, current, response["group_name"],
+                                    enforce_required=not partial, not_asked=not_asked)
+
+    # The page is parsed before the write lock, against the answers stored now, so that the lock
+    # is held for SQL only (every writer waits for it). Inside the lock the stored answers are
+    # read again; if another tab saved in between, the page is parsed again against them.
+    rows = _answer_rows(db, response["id"])
+    current, parsed = parse_against(rows)
     with transaction(db):
         status, round_ = _response_state(db, response)
         if status == "complete" and not round_["allow_edit_after_submit"]:
             raise Conflict("the questionnaire has been submitted and can no longer be changed")
         if round_["status"] != "open":
             raise Conflict("the round is not open")
-        current = load_answers(db, response["id"], q)
-        if callable(form):
-            form = form(current)
-        to_store, errors, to_clear = _parse_page(q, section_index, form, current, response["group_name"],
-                                                 enforce_required=not partial, not_asked=not_asked)
+        latest = _answer_rows(db, response["id"])
+        if latest != rows:
+            current, parsed = parse_against(latest)
+        to_store, errors, to_clear = parsed
         if errors:
             raise PageInvalid(errors)
         stamp = _stamp(round_)
@@ -230,7 +253,8 @@ def save_page(db, response: dict, section_index: int, form: dict | Callable[[dic
             "UPDATE responses SET last_saved_at = ?, current_section = MAX(current_section, ?) WHERE id = ?",
             (stamp, next_section, response["id"]),
         )
-        _mark_invitation(db, response, started=True)
+        if not invitation_started:
+            _mark_invitation(db, response, started=True)
     after = {**current}
     for item_id in to_clear:
         after.pop(item_id, None)

@@ -538,7 +538,8 @@ def save(token: str, number: int):
     response = visit.response or service.start_response(db, _secret(), token, visit.invitation)
     try:
         saved = service.save_page(db, response, index, merge, partial=autosave or action == "back",
-                                  not_asked=visit.not_asked, q=visit.q)
+                                  not_asked=visit.not_asked, q=visit.q,
+                                  invitation_started=bool(visit.invitation.get("started")))
     except service.PageInvalid as invalid:
         errors = {k: translate_error(v) for k, v in invalid.errors.items()}
         if autosave:

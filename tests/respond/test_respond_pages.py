@@ -185,6 +185,18 @@ def test_blank_field_clears_a_stored_answer(client, survey, db):
 # ---------------------------------------------------------------- navigation and resume
 
 
+def test_the_first_save_marks_the_invitation_started_and_later_saves_keep_it(client, survey, db):
+    s = survey()
+    token, inv = s["tokens"]["p1"], s["invitations"]["p1"]
+    client.get(f"/s/{token}/1")
+    started = lambda: db.execute("SELECT started FROM invitations WHERE id = ?", (inv,)).fetchone()[0]  # noqa: E731
+    assert started() == 0  # opening the page is not starting
+    assert client.post(f"/s/{token}/1", data=PAGE1_OK).status_code == 302
+    assert started() == 1
+    assert client.post(f"/s/{token}/2", data={"samarbejde_1": "3", "action": "next"}).status_code == 302
+    assert started() == 1 and answers_of(db, inv)["samarbejde_1"] == (3.0, None)
+
+
 def test_resume_goes_to_first_unfinished_page_with_answers_in_place(app, survey, db):
     s = survey()
     token = s["tokens"]["p1"]

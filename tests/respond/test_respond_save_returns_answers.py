@@ -97,3 +97,41 @@ def test_submit_reads_the_round_and_the_response_inside_its_write(db, secret, su
     # A second submit with the same stale copy changes nothing: the stored row comes back as it is.
     again = service.submit(db, response, q=q)
     assert (again["status"], again["submitted_at"]) == ("complete", "2020-01-02T03:04:05")
+
+
+def test_a_tab_saving_while_the_page_is_parsed_is_seen_and_the_page_parsed_again(db, db_path, secret, survey):
+    """save_page parses the page before it takes the write lock; another tab's save committed
+    in between is found inside the lock and the page is parsed again against it."""
+    from surveyapp.db import connect
+
+    s = survey()
+    response = _response(db, secret, s)
+    q = service.questionnaire_of(db, response)
+    service.save_page(db, response, 0, {"faggruppe": "2"}, q=q)  # page 3 (sr_sager) hidden for faggruppe 2
+    other_tab = connect(db_path)
+    seen = []
+
+    def form(stored: dict) -> dict:
+        seen.append(dict(stored))
+        if len(seen) == 1:  # after this tab read the answers: the other tab commits faggruppe 1
+            service.save_page(other_tab, response, 0, {"faggruppe": "1"}, q=q)
+        return {"sr_sager": "4"}
+
+    result = service.save_page(db, response, 2, form, q=q)
+    other_tab.conn.close()
+    assert [a.get("faggruppe") for a in seen] == [2, 1]  # parsed once before the lock, once after the change
+    # judged by faggruppe 1 (stored by the other tab): sr_sager is shown, so stored, not cleared
+    assert result["stored"] == 1 and result["cleared"] == 0
+    assert _stored(db, response["id"]) == {"faggruppe": (1.0, None), "sr_sager": (4.0, None)}
+    assert result["answers"] == {"faggruppe": 1, "sr_sager": 4.0}
+
+
+def test_without_another_save_the_page_is_parsed_once(db, secret, survey):
+    s = survey()
+    response = _response(db, secret, s)
+    q = service.questionnaire_of(db, response)
+    service.save_page(db, response, 0, {"faggruppe": "1"}, q=q)
+    calls = []
+    service.save_page(db, response, 2, lambda stored: calls.append(stored) or {"sr_sager": "4"}, q=q)
+    assert calls == [{"faggruppe": 1}]
+    assert _stored(db, response["id"])["sr_sager"] == (4.0, None)
