@@ -94,12 +94,14 @@ def get_version(db, version_id: int, sha256: str | None = None) -> Questionnaire
 
     A version's text never changes once stored, so the parsed model is kept per process, keyed
     by the text's SHA-256 (not the row id: tests and tools open many databases whose ids
-    overlap). Each call reads only the 64-character hash, or nothing when the caller read it
-    with the version id (`sha256`, as tokens.find_visit does); the YAML is read and parsed once.
+    overlap). Each call reads only the 64-character hash (from an index: the row holds the whole
+    YAML), or nothing when the caller read it with the version id (`sha256`, as
+    tokens.find_visit does); the YAML is read and parsed once.
     """
     sha = sha256
     if sha is None:
-        row = db.execute("SELECT sha256 FROM questionnaire_versions WHERE id = ?", (version_id,)).fetchone()
+        row = db.execute("SELECT sha256 FROM questionnaire_versions INDEXED BY questionnaire_versions_id_sha256 "
+                         "WHERE id = ?", (version_id,)).fetchone()
         if row is None:
             raise NotFound(f"questionnaire version {version_id} not found")
         sha = row["sha256"]

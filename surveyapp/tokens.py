@@ -69,7 +69,9 @@ _VISIT_SQL = (
     # A personal round's response hangs on the invitation; an anonymous one is found by its keyed
     # hash only (responses.find_response), never joined to the invitation.
     "LEFT JOIN responses s ON s.invitation_id = i.id AND r.anonymous = 0 "
-    "LEFT JOIN questionnaire_versions v ON v.id = s.questionnaire_version_id "
+    # The hash from a small index, not from the version's row (which holds the whole YAML).
+    "LEFT JOIN questionnaire_versions v INDEXED BY questionnaire_versions_id_sha256 "
+    "ON v.id = s.questionnaire_version_id "
     "WHERE i.token_hash = ?"
 )
 NO_RESPONSE_LOOKED_UP = object()

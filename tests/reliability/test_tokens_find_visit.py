@@ -51,3 +51,34 @@ def test_anonymous_round_never_joins_the_response(bench, tmp_path):
     assert found["response"] is tokens.NO_RESPONSE_LOOKED_UP
     assert found["questionnaire_sha256"] is None  # nor its version
     assert found["invitation"] == invitation
+
+
+def _read_calls() -> int:
+    with open("/proc/self/io") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("syscr"))
+
+
+def test_the_version_hash_is_read_without_the_versions_yaml(bench, tmp_path):
+    """find_visit reads the questionnaire version's hash from an index: the pages it reads do not
+    grow with the YAML. (Reading the hash from the row walks the YAML's overflow pages, again after
+    every commit by another connection, which under load is every request.)"""
+    import sqlite3
+
+    db, prepared = _db(bench, tmp_path)
+    token = prepared["tokens"][1]
+    responses.start_response(db, bench.SECRET, token, tokens.find_invitation(db, bench.SECRET, token))
+    other = sqlite3.connect(tmp_path / "v.db", isolation_level=None)
+    other.execute("CREATE TABLE other_writes (n INTEGER)")
+
+    def reads_after_another_commit() -> int:
+        other.execute("INSERT INTO other_writes VALUES (1)")  # empties db's page cache (WAL mode)
+        before = _read_calls()
+        assert tokens.find_visit(db, bench.SECRET, token)["questionnaire_sha256"]
+        return _read_calls() - before
+
+    reads_after_another_commit()  # the first one also re-reads the schema (other_writes is new)
+    small = reads_after_another_commit()
+    # the same version row holding a 200 kB YAML (about 50 overflow pages)
+    other.execute("UPDATE questionnaire_versions SET yaml = yaml || ? ", ("\n# " + "x" * 200_000,))
+    assert reads_after_another_commit() == small
+    other.close()
