@@ -193,6 +193,17 @@ def _cell(value):
     return value
 
 
+def _append_as_text(ws, values: list) -> None:
+    """Append a row to an openpyxl sheet with every text stored as text. openpyxl stores a string
+    that starts with '=' as a formula, so a free-text answer such as '=HYPERLINK(...)' would run
+    in the evaluator's Excel; marked as text it shows exactly what the respondent wrote."""
+    ws.append(values)
+    if any(isinstance(v, str) and v.startswith("=") for v in values):
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+
+
 def columns_of(rows: list[dict], variables: dict[str, dict]) -> list[str]:
     seen: dict[str, None] = {}
     for row in rows[:1] or [{}]:
@@ -222,17 +233,17 @@ def write(path: str | Path, fmt: str, rows: list[dict], variables: dict[str, dic
         wb = Workbook()
         ws = wb.active
         ws.title = sheet
-        ws.append(columns)
+        _append_as_text(ws, columns)
         for row in rows:
-            ws.append([_cell(row.get(c)) for c in columns])
+            _append_as_text(ws, [_cell(row.get(c)) for c in columns])
         cb = wb.create_sheet("codebook")
-        cb.append(CODEBOOK_COLUMNS)
+        _append_as_text(cb, CODEBOOK_COLUMNS)
         for r in book:
-            cb.append([r.get(c) for c in CODEBOOK_COLUMNS])
+            _append_as_text(cb, [r.get(c) for c in CODEBOOK_COLUMNS])
         rs = wb.create_sheet("rules")
-        rs.append(["rule", "value"])
+        _append_as_text(rs, ["rule", "value"])
         for r in rules_table:
-            rs.append([r["rule"], r["value"]])
+            _append_as_text(rs, [r["rule"], r["value"]])
         wb.save(path)
         return [path]
     if fmt == "sav":
