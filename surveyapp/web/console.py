@@ -103,6 +103,17 @@ ROW_REASONS = [
     (r"the file needs a column 'key' or 'email'", "filen skal have en kolonne 'key' eller 'email'"),
     (r"the file has no respondents", "filen har ingen respondenter"),
     (r"the file is empty", "filen er tom"),
+    # why a file as a whole cannot be read (tabular.read_table)
+    (r"an old Excel \.xls file: save it as \.xlsx or CSV first", "en gammel Excel-fil (.xls): gem den som .xlsx eller CSV først"),
+    (r"the file is neither UTF-8 nor Windows-1252 text", "filen er hverken UTF-8- eller Windows-1252-tekst"),
+    (r"not a readable (CSV|XLSX) file: (.*)", "ikke en læsbar {0}-fil: {1}"),
+    (r"not a readable CSV row: (.*)", "ikke en læsbar CSV-række: {0}"),
+    (r"(\d+) cells but the header has (\d+) columns", "{0} celler, men overskriften har {1} kolonner"),
+    (r"a value in column (\d+), which has no name in the header", "en værdi i kolonne {0}, som ikke har et navn i overskriften"),
+    (r"more than (\d+) rows", "mere end {0} rækker"),
+    (r"the sheet is empty", "arket er tomt"),
+    (r"empty column name in the header", "tom kolonneoverskrift"),
+    (r"column name appears twice in the header", "kolonnenavnet står to gange i overskriften"),
     (r"'(.*)' is not one of your units \((.*)\)", "'{0}' er ikke en af dine enheder ({1})"),
     (r"unit is required \(one of your units: (.*)\)", "enhed mangler (en af dine enheder: {0})"),
     # service messages shown on console pages

@@ -164,3 +164,23 @@ def test_unreadable_file_and_closed_round(cdb, as_user):
     assert closed.status_code == 302
     assert "lukket" in admin.get(closed.headers["Location"]).get_data(as_text=True)
     assert counts(cdb) == before
+
+
+def test_a_file_that_cannot_be_read_is_refused_in_danish(cdb, as_user):
+    round_id = round_id_of(cdb)
+    admin = as_user("boss")
+    before = counts(cdb)
+    cases = [
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, "liste.xls", "en gammel Excel-fil (.xls): gem den som .xlsx eller CSV først"),
+        ("key;email;group;unit\nhor-40;a@horsens.example;ledere;Horsens;x;y\n".encode(), "liste.csv",
+         "6 celler, men overskriften har 4 kolonner"),
+        ("key;email;key\nhor-41;b@horsens.example;x\n".encode(), "liste.csv", "kolonnenavnet står to gange i overskriften"),
+        (xlsx_bytes([["key", "email", "group", "unit"], ["hor-42", "c@horsens.example", "ledere", "Horsens", "x"]]),
+         "liste.xlsx", "en værdi i kolonne 5, som ikke har et navn i overskriften"),
+    ]
+    for data, name, danish in cases:
+        response = post_file(admin, round_id, data, name)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422, name
+        assert danish in page, (name, re.findall(r'<tr class="bad".*?</tr>', page, re.S)[:2])
+    assert counts(cdb) == before
