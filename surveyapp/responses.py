@@ -189,10 +189,11 @@ def save_page(db, response: dict, section_index: int, form: dict | Callable[[dic
     """Store one page's answers in one transaction; raise PageInvalid (storing nothing) on problems.
 
     `form` maps item id to a string (or list of strings for multiple choice); it may also be a
-    function called inside the write transaction with the stored answers (as load_answers
-    returns them) that returns that mapping, for a form whose meaning depends on what is stored
-    at the moment of the write (the answer pages keep a field the respondent left untouched at
-    its stored value). Blank fields
+    function of the stored answers (as load_answers returns them) that returns that mapping, for
+    a form whose meaning depends on what is stored at the moment of the write (the answer pages
+    keep a field the respondent left untouched at its stored value). It is called with the
+    answers read before the write lock, and once more, inside the lock, if they changed in
+    between. Blank fields
     clear a stored answer; answers to items the respondent's answers now hide are removed too.
     `partial` (autosave, the Back button) stores what is valid without demanding required items
     and does not count the page as finished. `not_asked`: the items the respondent is not asked
@@ -204,10 +205,12 @@ def save_page(db, response: dict, section_index: int, form: dict | Callable[[dic
     Returns {"stored", "cleared", "answers"}: "answers" are the response's answers after the
     save as load_answers would return them (the caller need not read them again).
 
-    What can change between the caller's reads and this write is read inside the write
+    What can change between the caller's reads and this write is checked inside the write
     transaction: the response's status, the round's status and the stored answers (another tab
     of the same respondent may have saved in between; the answers decide which items are shown
-    and which answers on other pages must go, so they are not taken from the caller).
+    and which answers on other pages must go, so they are not taken from the caller). The page
+    is parsed before the lock against the answers read then, and parsed again inside it only if
+    the stored rows are no longer the same.
     """
     if q is None:
         q = questionnaire_of(db, response)

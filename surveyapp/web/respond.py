@@ -164,8 +164,9 @@ def _helpers():
 
 
 def _visit(token: str, answers: bool = True) -> Visit:
-    """The link's state. `answers=False` (the page save, which reads them inside its write
-    transaction): visit.answers stay {} and visit.pages [] until the caller fills them."""
+    """The link's state. `answers=False` (the page save and submit, whose services read them and
+    check them inside the write lock): visit.answers stay {} and visit.pages [] until the caller
+    fills them."""
     db = get_db()
     # One query for the link, its round, its person and (personal rounds) its response.
     found = find_visit(db, _secret(), token)
@@ -506,7 +507,7 @@ def page(token: str, number: int):
 @bp.post("/<token>/<int:number>")
 def save(token: str, number: int):
     autosave = request.headers.get("X-Autosave") == "1"
-    # The stored answers are read once, inside save_page's write transaction (see merge below).
+    # The stored answers are read by save_page, which checks them again inside its write lock (see merge below).
     visit = _visit(token, answers=False)
     try:
         _gate(visit, changing=True)
@@ -526,8 +527,8 @@ def save(token: str, number: int):
     posted = raw
 
     def merge(stored: dict) -> dict:
-        # Called by save_page inside its write transaction with the answers stored at that
-        # moment: a field this tab left untouched keeps them (_merge_with_other_tabs).
+        # Called by save_page with the stored answers (again inside its write lock if another tab
+        # saved meanwhile): a field this tab left untouched keeps them (_merge_with_other_tabs).
         nonlocal posted
         visit.answers = stored
         posted = _merge_with_other_tabs(visit, section, raw)
