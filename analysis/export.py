@@ -195,10 +195,11 @@ def _cell(value):
 
 def _append_as_text(ws, values: list) -> None:
     """Append a row to an openpyxl sheet with every text stored as text. openpyxl stores a string
-    that starts with '=' as a formula, so a free-text answer such as '=HYPERLINK(...)' would run
-    in the evaluator's Excel; marked as text it shows exactly what the respondent wrote."""
+    that starts with '=' as a formula and one such as '#N/A' as an error, so a free-text answer
+    such as '=HYPERLINK(...)' would run in the evaluator's Excel; marked as text it shows exactly
+    what the respondent wrote."""
     ws.append(values)
-    if any(isinstance(v, str) and v.startswith("=") for v in values):
+    if any(isinstance(v, str) and v.startswith(("=", "#")) for v in values):
         for cell in ws[ws.max_row]:
             if isinstance(cell.value, str):
                 cell.data_type = "s"

@@ -1,5 +1,6 @@
 """The XLSX data export keeps formula-like answers as text: a respondent's '=...' never becomes a
-live formula in the evaluator's Excel, and the text is exactly what was answered."""
+live formula in the evaluator's Excel (nor '#N/A' an error value), and the text is exactly what
+was answered."""
 from __future__ import annotations
 
 import zipfile
@@ -8,7 +9,8 @@ import openpyxl
 
 from analysis import export
 
-ANSWERS = ['=HYPERLINK("http://example.org","klik")', "=1+1", "+45 1234", "-ikke relevant", "almindeligt svar"]
+ANSWERS = ['=HYPERLINK("http://example.org","klik")', "=1+1", "+45 1234", "-ikke relevant", "#N/A", "#VALUE!",
+           "almindeligt svar"]
 
 
 def test_formula_like_answers_are_stored_as_text_cells(tmp_path):
@@ -19,6 +21,7 @@ def test_formula_like_answers_are_stored_as_text_cells(tmp_path):
     with zipfile.ZipFile(path) as archive:
         sheets = [archive.read(n).decode() for n in archive.namelist() if n.startswith("xl/worksheets/")]
     assert sheets and not any("<f>" in sheet for sheet in sheets)  # no formula anywhere in the workbook
+    assert not any('t="e"' in sheet for sheet in sheets)  # and no error value
 
     book = openpyxl.load_workbook(path)
     data = book["data"]
