@@ -68,11 +68,19 @@ def _read_csv(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]
 def _read_xlsx(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
     import openpyxl
     import zipfile
+    from xml.etree.ElementTree import ParseError
 
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        try:
+            return _xlsx_table(name, book)  # read-only mode parses the sheet's XML while reading its rows
+        finally:
+            book.close()
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, ParseError) as error:
         raise ImportRejected(name, [RowError(1, "-", f"not a readable XLSX file: {error}")]) from None
+
+
+def _xlsx_table(name: str, book) -> tuple[list[str], list[tuple[int, dict]]]:
     sheet = book.worksheets[0]
     rows_iter = sheet.iter_rows(values_only=True)
     try:
@@ -93,7 +101,6 @@ def _read_xlsx(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]
         rows.append((line, {h: (values[i] if i < len(values) else "") for i, h in enumerate(header)}))
         if len(rows) > MAX_ROWS:
             raise ImportRejected(name, [RowError(line, "-", f"more than {MAX_ROWS} rows")])
-    book.close()
     if errors:
         raise ImportRejected(name, errors)
     _check_header(name, header)

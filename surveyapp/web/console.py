@@ -165,7 +165,7 @@ def danish_reason(message) -> str:
     """A service message in Danish (the services word them in English for the CLI); unknown ones as they are."""
     text = str(message)
     for pattern, danish in ROW_REASONS:
-        match = re.fullmatch(pattern, text)
+        match = re.fullmatch(pattern, text, re.DOTALL)  # a library's message may span lines
         if match:
             return danish.format(*(_PARTS.get(g, g) for g in match.groups()))
     if "; " in text:  # several problems in one message

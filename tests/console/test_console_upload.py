@@ -178,9 +178,28 @@ def test_a_file_that_cannot_be_read_is_refused_in_danish(cdb, as_user):
         (xlsx_bytes([["key", "email", "group", "unit"], ["hor-42", "c@horsens.example", "ledere", "Horsens", "x"]]),
          "liste.xlsx", "en værdi i kolonne 5, som ikke har et navn i overskriften"),
     ]
+    # an XLSX whose sheet XML is cut off (read-only openpyxl parses it while reading the rows), and one
+    # whose workbook openpyxl refuses with a message of several lines
+    cases += [(_xlsx_with(lambda member, xml: xml[:-30] if member == "xl/worksheets/sheet1.xml" else xml),
+               "liste.xlsx", "ikke en læsbar XLSX-fil"),
+              (_xlsx_with(lambda member, xml: xml.replace(b'state="visible"', b'state="weird"')
+                          if member == "xl/workbook.xml" else xml), "liste.xlsx", "ikke en læsbar XLSX-fil: Unable")]
     for data, name, danish in cases:
         response = post_file(admin, round_id, data, name)
         page = response.get_data(as_text=True)
         assert response.status_code == 422, name
         assert danish in page, (name, re.findall(r'<tr class="bad".*?</tr>', page, re.S)[:2])
     assert counts(cdb) == before
+
+
+def _xlsx_with(change) -> bytes:
+    """A valid respondent XLSX with change(member name, bytes) applied to each member of the archive."""
+    import zipfile
+
+    good = zipfile.ZipFile(io.BytesIO(xlsx_bytes([["key", "email", "group", "unit"],
+                                                  ["hor-43", "d@horsens.example", "ledere", "Horsens"]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for member in good.namelist():
+            archive.writestr(member, change(member, good.read(member)))
+    return out.getvalue()
