@@ -88,7 +88,17 @@ def restore(backup_file: str | os.PathLike, target: str | os.PathLike) -> dict:
             dst.close()
     finally:
         src.close()
-    return {"file": str(target), "from": str(backup_file), **counts}
+    # A backup made by an older surveyapp lacks the newer migrations: apply them now, so the
+    # restored database has the schema this code expects (a server that was not stopped would
+    # otherwise fail on it until its next start, which migrates).
+    from .db import connect, migrate
+
+    db = connect(target)
+    try:
+        migrated = migrate(db)
+    finally:
+        db.conn.close()
+    return {"file": str(target), "from": str(backup_file), **counts, "migrated": migrated}
 
 
 def _integrity_problems(conn: sqlite3.Connection) -> list:

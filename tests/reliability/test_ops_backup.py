@@ -90,3 +90,30 @@ def test_restore_asks_before_replacing(db, db_path, secret, tmp_path):
     assert CliRunner().invoke(main, ["--db", str(db_path), "backup", str(backup_file)]).exit_code == 0
     declined = CliRunner().invoke(main, ["--db", str(db_path), "restore", str(backup_file)], input="n\n")
     assert declined.exit_code != 0 and "Aborted" in declined.output
+
+
+def test_restoring_a_backup_from_an_older_version_brings_its_schema_up_to_date(db, db_path, secret, tmp_path):
+    made = make_round(db, secret, [person(0), person(1)])
+    save_first_page(db, secret, made["tokens"]["emp0000"])
+    backup_file = tmp_path / "old.db"
+    assert CliRunner().invoke(main, ["--db", str(db_path), "backup", str(backup_file)]).exit_code == 0
+    # what a backup made before migration 0007 looks like: neither its index nor its record
+    old = sqlite3.connect(str(backup_file))
+    old.execute("DROP INDEX questionnaire_versions_id_sha256")
+    old.execute("DELETE FROM migrations WHERE name = '0007_version_hash_index.sql'")
+    old.commit()
+    old.close()
+
+    done = CliRunner().invoke(main, ["--db", str(db_path), "restore", "--yes", str(backup_file)])
+    assert done.exit_code == 0, done.output
+    restored = sqlite3.connect(str(db_path))
+    assert restored.execute("SELECT 1 FROM sqlite_master WHERE name = 'questionnaire_versions_id_sha256'").fetchone()
+    assert restored.execute("SELECT 1 FROM migrations WHERE name = '0007_version_hash_index.sql'").fetchone()
+    restored.close()
+    # the answer pages' look-up (which names the index) works on the restored database at once
+    from surveyapp.db import connect
+
+    again = connect(db_path)
+    visit = tokens.find_visit(again, secret, made["tokens"]["emp0000"])
+    assert visit["response"] is not None and visit["questionnaire_sha256"]
+    again.conn.close()
