@@ -193,7 +193,7 @@ def _cell(value):
     return value
 
 
-def _append_as_text(ws, values: list) -> None:
+def append_as_text(ws, values: list) -> None:
     """Append a row to an openpyxl sheet with every text stored as text. openpyxl stores a string
     that starts with '=' as a formula and one such as '#N/A' as an error, so a free-text answer
     such as '=HYPERLINK(...)' would run in the evaluator's Excel; marked as text it shows exactly
@@ -234,17 +234,17 @@ def write(path: str | Path, fmt: str, rows: list[dict], variables: dict[str, dic
         wb = Workbook()
         ws = wb.active
         ws.title = sheet
-        _append_as_text(ws, columns)
+        append_as_text(ws, columns)
         for row in rows:
-            _append_as_text(ws, [_cell(row.get(c)) for c in columns])
+            append_as_text(ws, [_cell(row.get(c)) for c in columns])
         cb = wb.create_sheet("codebook")
-        _append_as_text(cb, CODEBOOK_COLUMNS)
+        append_as_text(cb, CODEBOOK_COLUMNS)
         for r in book:
-            _append_as_text(cb, [r.get(c) for c in CODEBOOK_COLUMNS])
+            append_as_text(cb, [r.get(c) for c in CODEBOOK_COLUMNS])
         rs = wb.create_sheet("rules")
-        _append_as_text(rs, ["rule", "value"])
+        append_as_text(rs, ["rule", "value"])
         for r in rules_table:
-            _append_as_text(rs, [r["rule"], r["value"]])
+            append_as_text(rs, [r["rule"], r["value"]])
         wb.save(path)
         return [path]
     if fmt == "sav":

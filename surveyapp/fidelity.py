@@ -825,20 +825,22 @@ def to_xlsx(rows: list[dict], columns: list[str], rules: list[str], title: str =
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
+    from analysis.export import append_as_text
+
     fills = {light: colour.lstrip("#").upper() for light, colour in fa.PALE_COLOURS.items()}
     wb = Workbook()
     ws = wb.active
     ws.title = title[:31]
-    ws.append(columns)
+    append_as_text(ws, columns)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append([spreadsheet_safe(row.get(c)) for c in columns])
+        append_as_text(ws, [spreadsheet_safe(row.get(c)) for c in columns])
         if row.get("light") in fills and "light" in columns:
             ws.cell(ws.max_row, columns.index("light") + 1).fill = PatternFill("solid", fgColor=fills[row["light"]])
     rules_sheet = wb.create_sheet("Regler")
     for rule in rules:
-        rules_sheet.append([rule])
+        append_as_text(rules_sheet, [rule])
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()

@@ -256,3 +256,19 @@ def test_console_changes_flash_the_refusal_and_check_the_unit(admin, client, db,
     assert client.post(f"/fidelity/fid/indicators/{indicator}", data={"round": "R1", "value": "1"}).status_code == 403
     assert client.post(f"/fidelity/other/indicators/{indicator}", data={"round": "R1", "value": "1"}).status_code == 403
     assert fidelity.status_notes(db, "fid", "R1")["indicators"][0]["value"] == 12.5
+
+
+def test_status_xlsx_keeps_error_and_formula_like_comments_as_text():
+    import zipfile
+
+    import openpyxl
+
+    rows = [{"code": "A1", "activity": "Kerneteam", "comment": "#N/A"}, {"code": "A2", "activity": "Netværk", "comment": "=1+1"}]
+    data = fidelity.to_xlsx(rows, fidelity.STATUS_COLUMNS, ["#VALUE! er ikke en regel"])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        sheets = [archive.read(n).decode() for n in archive.namelist() if n.startswith("xl/worksheets/")]
+    assert not any('t="e"' in sheet or "<f>" in sheet for sheet in sheets)  # no error value, no formula
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    column = fidelity.STATUS_COLUMNS.index("comment") + 1
+    assert [book.active.cell(r, column).value for r in (2, 3)] == ["#N/A", "'=1+1"]
+    assert book["Regler"]["A1"].value == "#VALUE! er ikke en regel"
