@@ -27,22 +27,37 @@ def read_table(path: str | Path, data: bytes | None = None, filename: str | None
 
 
 def _read_csv(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text" is UTF-16 with a byte-order mark
         try:
-            text = data.decode("cp1252")  # Danish Excel saves CSV in Windows-1252
+            text = data.decode("utf-16")
         except UnicodeDecodeError:
             raise ImportRejected(name, [RowError(1, "-", "the file is neither UTF-8 nor Windows-1252 text")]) from None
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1252")  # Danish Excel saves CSV in Windows-1252
+            except UnicodeDecodeError:
+                raise ImportRejected(name, [RowError(1, "-", "the file is neither UTF-8 nor Windows-1252 text")]) from None
+    for character, problem in (("\x00", "a NUL character: is this a text file in UTF-8 or Windows-1252?"),
+                               ("\ufeff", "a byte-order mark inside the file: were two files joined?")):
+        if character in text:  # line numbers as a spreadsheet counts them (a quoted cell may span lines, close enough)
+            line = text.count("\n", 0, text.index(character)) + 1
+            raise ImportRejected(name, [RowError(line, "-", problem)])
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    other = "," if delimiter == ";" else ";"
+    # strict: a quote left open swallows the rest of the file into one cell; refuse it instead
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise ImportRejected(name, [RowError(1, "-", "the file is empty")]) from None
     except csv.Error as error:
         raise ImportRejected(name, [RowError(1, "-", f"not a readable CSV file: {error}")]) from None
+    if not any(header):
+        raise ImportRejected(name, [RowError(1, "-", "the file is empty")])
     rows, errors = [], []
     end = reader.line_num
     try:
@@ -53,6 +68,9 @@ def _read_csv(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]
                 continue
             if len(cells) > len(header):
                 errors.append(RowError(line, "-", f"{len(cells)} cells but the header has {len(header)} columns"))
+                continue
+            if len(cells) == 1 and len(header) > 1 and other in cells[0]:
+                errors.append(RowError(line, "-", f"the line is separated by '{other}' but the header by '{delimiter}'"))
                 continue
             rows.append((line, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
             if len(rows) > MAX_ROWS:
@@ -68,6 +86,7 @@ def _read_csv(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]
 def _read_xlsx(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
     import openpyxl
     import zipfile
+    import zlib
     from xml.etree.ElementTree import ParseError
 
     try:
@@ -76,12 +95,21 @@ def _read_xlsx(name: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]
             return _xlsx_table(name, book)  # read-only mode parses the sheet's XML while reading its rows
         finally:
             book.close()
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, ParseError) as error:
+    # What openpyxl and zipfile raise on a damaged or unusual workbook (found by feeding it broken
+    # archives and XML): a damaged member, an unsupported or encrypted zip, attributes of the wrong
+    # type, a shared string that is not there.
+    except (zipfile.BadZipFile, zlib.error, KeyError, IndexError, TypeError, ValueError, OSError, ParseError,
+            NotImplementedError, RuntimeError) as error:
         raise ImportRejected(name, [RowError(1, "-", f"not a readable XLSX file: {error}")]) from None
 
 
 def _xlsx_table(name: str, book) -> tuple[list[str], list[tuple[int, dict]]]:
+    if not book.worksheets:
+        raise ImportRejected(name, [RowError(1, "-", "the workbook has no worksheet")])
     sheet = book.worksheets[0]
+    # Read the rows that are there, not the size the file declares: a wrong <dimension> would
+    # otherwise drop rows beyond it, or pad every row to 16,384 columns (minutes per upload).
+    sheet.reset_dimensions()
     rows_iter = sheet.iter_rows(values_only=True)
     try:
         header = [("" if h is None else str(h)).strip() for h in next(rows_iter)]

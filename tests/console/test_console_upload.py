@@ -175,6 +175,8 @@ def test_a_file_that_cannot_be_read_is_refused_in_danish(cdb, as_user):
         ("key;email;group;unit\nhor-40;a@horsens.example;ledere;Horsens;x;y\n".encode(), "liste.csv",
          "6 celler, men overskriften har 4 kolonner"),
         ("key;email;key\nhor-41;b@horsens.example;x\n".encode(), "liste.csv", "kolonnenavnet står to gange i overskriften"),
+        ("key;email;group;unit\nhor-44,e@horsens.example,ledere,Horsens\n".encode(), "liste.csv",
+         "linjen er adskilt med &#39;,&#39;, men overskriften med &#39;;&#39;"),
         (xlsx_bytes([["key", "email", "group", "unit"], ["hor-42", "c@horsens.example", "ledere", "Horsens", "x"]]),
          "liste.xlsx", "en værdi i kolonne 5, som ikke har et navn i overskriften"),
     ]
