@@ -8,6 +8,8 @@ from pathlib import Path
 from .errors import ImportRejected, RowError
 
 MAX_ROWS = 200_000
+# What a workbook cell holds when its formula failed (openpyxl gives these as text).
+EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA"})
 
 
 def read_table(path: str | Path, data: bytes | None = None, filename: str | None = None) -> tuple[list[str], list[tuple[int, dict]]]:
@@ -125,6 +127,11 @@ def _xlsx_table(name: str, book) -> tuple[list[str], list[tuple[int, dict]]]:
         if any(values[len(header):]):
             errors.append(RowError(line, "-", f"a value in column {len(header) + 1 + next(i for i, v in enumerate(values[len(header):]) if v)}, "
                                               f"which has no name in the header"))
+            continue
+        failed = [(header[i], v) for i, v in enumerate(values[:len(header)]) if v in EXCEL_ERRORS]
+        if failed:  # a formula that failed: its value is not data (Excel turns a typed '#N/A' into this too)
+            errors.extend(RowError(line, column, f"an Excel error value ({value}): correct the cell in the spreadsheet")
+                          for column, value in failed)
             continue
         rows.append((line, {h: (values[i] if i < len(values) else "") for i, h in enumerate(header)}))
         if len(rows) > MAX_ROWS:

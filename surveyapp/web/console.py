@@ -113,6 +113,7 @@ ROW_REASONS = [
     (r"more than (\d+) rows", "mere end {0} rækker"),
     (r"the sheet is empty", "arket er tomt"),
     (r"the workbook has no worksheet", "projektmappen har intet regneark"),
+    (r"an Excel error value \((.*)\): correct the cell in the spreadsheet", "en Excel-fejlværdi ({0}): ret cellen i regnearket"),
     (r"a NUL character: is this a text file in UTF-8 or Windows-1252\?", "et NUL-tegn: er det en tekstfil i UTF-8 eller Windows-1252?"),
     (r"a byte-order mark inside the file: were two files joined\?", "et byte order mark (BOM) inde i filen: er to filer sat sammen?"),
     (r"the line is separated by '(.)' but the header by '(.)'", "linjen er adskilt med '{0}', men overskriften med '{1}'"),

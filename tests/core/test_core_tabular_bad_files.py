@@ -143,3 +143,13 @@ def test_a_csv_that_would_be_read_wrongly_is_refused_with_its_line(case):
 def test_a_utf16_csv_with_its_byte_order_mark_is_read():
     data = "key;name\na1;Bøb\n".encode("utf-16")  # what Excel's "Unicode text" starts with
     assert read_table(None, data=data, filename="liste.csv") == (["key", "name"], [(2, {"key": "a1", "name": "Bøb"})])
+
+
+def test_excel_error_values_are_refused_with_their_line_and_column():
+    data = _sheet(HEADER + _row(2, _text("A2", "a1"), _text("B2", "Ida"))
+                  + _row(3, '<c r="A3" t="e"><v>#N/A</v></c>', '<c r="B3" t="e"><v>#DIV/0!</v></c>'))
+    with pytest.raises(ImportRejected) as refused:
+        read_table(None, data=data, filename="liste.xlsx")
+    assert [(e.line, e.column, e.reason) for e in refused.value.errors] == [
+        (3, "key", "an Excel error value (#N/A): correct the cell in the spreadsheet"),
+        (3, "name", "an Excel error value (#DIV/0!): correct the cell in the spreadsheet")]
