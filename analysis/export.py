@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import re
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -44,6 +45,22 @@ FIXED_LABELS = {
     "missing_code": "Svaret er en manglende-kode (fx Ved ikke)",
 }
 
+
+def document_lines(text: str, limit: int = 80) -> list[str]:
+    """`text` wrapped into SPSS document lines of at most `limit` bytes of UTF-8 each (an 'ø' is
+    two): a longer line makes pyreadstat refuse the whole file ('note is too long')."""
+    lines = []
+    for line in textwrap.wrap(text, limit):
+        while len(line.encode("utf-8")) > limit:
+            cut = limit
+            while len(line[:cut].encode("utf-8")) > limit:
+                cut -= 1
+            space = line.rfind(" ", 0, cut + 1)
+            cut = space if space > 0 else cut
+            lines.append(line[:cut].rstrip())
+            line = line[cut:].lstrip()
+        lines.append(line)
+    return lines
 
 def pseudonym(secret: str, project: str, key: str, length: int = PSEUDONYM_LENGTH) -> str:
     """The export id of a panel member: a keyed hash (HMAC-SHA256 under the instance secret) of
@@ -301,9 +318,7 @@ def _write_sav(path: Path, rows: list[dict], variables: dict[str, dict], columns
                                         for v in values], dtype="object")
         labels[names[c]] = (var["label"] if var else FIXED_LABELS.get(c, c))[:255]
     frame = pd.DataFrame(data, columns=[names[c] for c in columns])
-    import textwrap
-
-    note = [line for r in rules_table for line in textwrap.wrap(f"{r['rule']}: {r['value']}", 80)]
+    note = [line for r in rules_table for line in document_lines(f"{r['rule']}: {r['value']}")]
     pyreadstat.write_sav(frame, str(path), column_labels=[labels[names[c]] for c in columns], variable_value_labels=value_labels,
                          missing_ranges=missing_ranges, variable_measure=measures or None, note=note,
                          file_label="surveyapp export")

@@ -16,17 +16,18 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import re
 from pathlib import Path
 
 from analysis import progress as analysis
 
 from . import audit, questionnaire_store, responses, tokens
-from .db import find_by_id_or_name, now, transaction
+from .db import find_by_id_or_name, now, row_id, transaction
 from .errors import Conflict, NotFound, SurveyError
 from .questionnaire import Questionnaire
 from .respondents import add_invitation
 from .rounds import ensure_project, get_round
-from .schedule import SCHEDULE_DIR, Schedule, age_on, parse, parse_date, read_file, slot_state
+from .schedule import SCHEDULE_DIR, SCHEDULE_ID, Schedule, age_on, parse, parse_date, read_file, slot_state
 
 QUESTIONNAIRE_DIR = Path(__file__).resolve().parent.parent / "questionnaires"
 MODES = {"in_person": "Personligt møde", "phone": "Telefon", "self_completion": "Selv udfyldt"}
@@ -83,6 +84,8 @@ def load_schedule(db, path: str | Path, actor: str = "cli") -> dict:
 def get_schedule(db, schedule_id: str) -> Schedule:
     row = db.execute("SELECT yaml, sha256 FROM schedules WHERE id = ?", (schedule_id,)).fetchone()
     if row is None:
+        if not re.fullmatch(SCHEDULE_ID, schedule_id or ""):  # a form's value, never a path
+            raise NotFound(f"there is no schedule '{schedule_id[:100]}'")
         default = SCHEDULE_DIR / f"{schedule_id}.yaml"
         if default.exists():
             load_schedule(db, default, actor="system")
@@ -236,8 +239,8 @@ def get_member(db, ref, project: str | None = None) -> dict:
         raise SurveyError(f"several projects have a member '{text}'; give the project or the member's id")
     if rows:
         return dict(rows[0])
-    if text.isdigit():
-        return get_member_by_id(db, int(text))
+    if row_id(text) is not None:
+        return get_member_by_id(db, row_id(text))
     raise NotFound(f"member '{text}' not found")
 
 

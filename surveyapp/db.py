@@ -171,14 +171,26 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=WriteLock.forget_inherited)
 
 
+MAX_ROW_ID = 2**63 - 1  # SQLite's INTEGER: a larger Python int raises OverflowError when bound
+
+
+def row_id(ref) -> int | None:
+    """`ref` as a row id when it is one, else None: ASCII digits within SQLite's INTEGER range.
+    Not str.isdigit alone: '²' and Arabic-Indic digits pass it, and int() then fails or reads them."""
+    text = str(ref).strip()
+    if text.isascii() and text.isdigit() and int(text) <= MAX_ROW_ID:
+        return int(text)
+    return None
+
+
 def find_by_id_or_name(db, table: str, name_column: str, ref, project: str | None, what: str) -> dict:
     """A row of `table` by numeric id or by name (within a project when given), as rounds,
     families and other things named on the command line are found. Raises NotFound, or
     SurveyError when the name is ambiguous across projects."""
     text = str(ref).strip()
     row = None
-    if text.isdigit():
-        row = db.execute(f"SELECT * FROM {table} WHERE id = ?", (int(text),)).fetchone()
+    if row_id(text) is not None:
+        row = db.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id(text),)).fetchone()
     if row is None:
         sql, params = f"SELECT * FROM {table} WHERE {name_column} = ?", [text]
         if project:

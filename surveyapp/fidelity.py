@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 from analysis import fidelity as fa
 from analysis.formatting import rounded
@@ -464,6 +465,25 @@ def _round_in(db, project: str, round_ref) -> dict | None:
     return round_
 
 
+def _finite(value) -> float:
+    """A count, percentage or indicator value: float() also reads 'nan', 'inf' and '1e999'."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise SurveyError(f"'{value}' is not a number")
+    return number
+
+
+def _required_round(db, project: str, round_ref) -> dict:
+    """The round a status note, light or value belongs to: one must be named."""
+    round_ = _round_in(db, project, round_ref)
+    if round_ is None:
+        raise SurveyError("name the round")
+    return round_
+
+
 def _insert_coded(db, table: str, kind: str, project: str, code: str, unit: str, from_round, fields: dict,
                   actor: str, **details) -> int:
     """Add an activity or indicator (`fields`: its own columns) at the end of the project's list,
@@ -571,10 +591,10 @@ def set_milestone_status(db, milestone_id: int, round_ref, status: str | None = 
                          comment: str | None = None, actor: str = "cli") -> dict:
     """Record a milestone's status note in a round (Ja/Nej/På vej/N/A and/or a count or percentage, a comment)."""
     milestone = get_milestone(db, milestone_id)
-    round_ = _round_in(db, milestone["project_id"], round_ref)
+    round_ = _required_round(db, milestone["project_id"], round_ref)
     status = parse_status(status)
     if value is not None:
-        value = float(value)
+        value = _finite(value)
         if milestone["measure"] == "percent" and not 0 <= value <= 100:
             raise SurveyError("a percentage is between 0 and 100")
         if value < 0:
@@ -597,7 +617,7 @@ def override_light(db, milestone_id: int, round_ref, light: str | None, reason: 
     """Override the suggested traffic light of a milestone in a round, with a recorded reason.
     light=None removes the override (the suggestion applies again)."""
     milestone = get_milestone(db, milestone_id)
-    round_ = _round_in(db, milestone["project_id"], round_ref)
+    round_ = _required_round(db, milestone["project_id"], round_ref)
     if light is not None and light not in OVERRIDE_LIGHTS:
         raise SurveyError(f"the light must be one of {', '.join(OVERRIDE_LIGHTS)}")
     if light is not None and not (reason or "").strip():
@@ -660,13 +680,13 @@ def find_indicator(db, project: str, code: str, unit: str = "") -> dict:
 def set_indicator_value(db, indicator_id: int, round_ref, value: float | None, comment: str | None = None,
                         actor: str = "cli") -> dict:
     indicator = get_indicator(db, indicator_id)
-    round_ = _round_in(db, indicator["project_id"], round_ref)
+    round_ = _required_round(db, indicator["project_id"], round_ref)
     with transaction(db):
         _check_followed(db, "indicator", indicator, round_)
         db.execute("INSERT INTO indicator_values (indicator_id, round_id, value, comment, updated_by, updated_at) VALUES (?,?,?,?,?,?) "
                    "ON CONFLICT (indicator_id, round_id) DO UPDATE SET value = excluded.value, comment = excluded.comment, "
                    "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-                   (indicator_id, round_["id"], None if value is None else float(value), (comment or "").strip() or None, actor, now()))
+                   (indicator_id, round_["id"], None if value is None else _finite(value), (comment or "").strip() or None, actor, now()))
         audit.record(db, actor, "indicator.value_set", round_["id"], indicator=indicator["code"], unit=indicator["unit"], value=value)
     return {"indicator": indicator["code"], "round": round_["name"], "value": value}
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .questionnaire import Problem, Questionnaire, QuestionnaireError, _dedupe, _line_for, _line_map, read_text, read_yaml
 
 SCHEDULE_DIR = Path(__file__).resolve().parent.parent / "questionnaires" / "schedules"
+SCHEDULE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"  # also a file name in SCHEDULE_DIR: no '/', no leading '.'
 
 
 class ScheduleError(QuestionnaireError):
@@ -124,7 +125,7 @@ class ItemRule(Strict):
 
 
 class Schedule(Strict):
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    id: str = Field(pattern=SCHEDULE_ID)
     title: str
     title_en: str | None = None
     roles: list[Role] = Field(min_length=1)

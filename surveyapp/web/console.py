@@ -19,6 +19,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
 from analysis.rates import RATE_COLUMNS, daily_rate, response_rates
 from .. import audit, get_db, mail, questionnaire_store, respondents as respondent_service, rounds as round_service
 from .. import users as user_service
+from ..db import MAX_ROW_ID
 from ..errors import ImportRejected, NotFound, RowError, SurveyError
 from ..tabular import write_csv
 from ..results import invitation_rows, rate_rows, response_rows
@@ -68,10 +69,12 @@ def _secret() -> str:
 
 
 def _int(value, default: int) -> int:
+    """A whole number from a form or query field; `default` when it is none or out of SQLite's range."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return default
+    return number if abs(number) <= MAX_ROW_ID else default
 
 
 def _back_to(round_id: int, anchor: str = "respondents"):

@@ -5,6 +5,9 @@ from flask import render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, get_locale, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.routing import IntegerConverter
+
+from ..db import MAX_ROW_ID
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -48,7 +51,18 @@ class CookieSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number beyond SQLite's INTEGER range is no route (404)
+    rather than an OverflowError (500) when the view looks the row up."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app) -> None:
+    """Called before the blueprints are registered: routes bind their converters when added."""
+    app.url_map.converters["int"] = RowIdConverter
     app.session_interface = CookieSessions()
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

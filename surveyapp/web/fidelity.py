@@ -18,6 +18,7 @@ evaluator (read-only). The views only call `surveyapp.fidelity`.
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from urllib.parse import quote
 
@@ -251,9 +252,12 @@ def _float(name: str) -> float | None:
     if not text:
         return None
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
-        raise SurveyError(_("'%(value)s' er ikke et tal", value=request.form.get(name))) from None
+        number = math.nan
+    if not math.isfinite(number):  # float() also reads 'nan', 'inf' and '1e999'
+        raise SurveyError(_("'%(value)s' er ikke et tal", value=request.form.get(name)))
+    return number
 
 
 @contextmanager
