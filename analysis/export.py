@@ -214,7 +214,11 @@ def append_as_text(ws, values: list) -> None:
     """Append a row to an openpyxl sheet with every text stored as text. openpyxl stores a string
     that starts with '=' as a formula and one such as '#N/A' as an error, so a free-text answer
     such as '=HYPERLINK(...)' would run in the evaluator's Excel; marked as text it shows exactly
-    what the respondent wrote."""
+    what the respondent wrote. A control character that XML cannot hold (a vertical tab pasted
+    from Word, say) would make openpyxl refuse the whole file; it is shown as U+FFFD instead."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    values = [ILLEGAL_CHARACTERS_RE.sub("\ufffd", v) if isinstance(v, str) else v for v in values]
     ws.append(values)
     if any(isinstance(v, str) and v.startswith(("=", "#")) for v in values):
         for cell in ws[ws.max_row]:

@@ -8,6 +8,7 @@ import io
 import shutil
 import zipfile
 
+import openpyxl
 import pyreadstat
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -162,6 +163,30 @@ def test_spss_export_of_every_demo_project_opens(demo, tmp_path, project):
     frame, meta = pyreadstat.read_sav(str(path))
     assert len(frame) > 0
     assert meta.notes and all(len(line.encode("utf-8")) <= 80 for line in meta.notes)
+
+
+def test_a_control_character_typed_into_a_comment_does_not_break_the_excel_downloads(demo):
+    """A vertical tab (pasted from Word) in a milestone comment and a round name was stored, and
+    every .xlsx download that showed it then failed with a 500."""
+    client, db = demo
+    milestone, _, round_id = _milestone_and_indicator(db)
+    assert client.post(f"/fidelity/familie/milestones/{milestone}",
+                       data={"round": str(round_id), "status": "Ja", "comment": "linje\x0bto"}).status_code == 302
+    assert db.execute("SELECT comment FROM milestone_status WHERE milestone_id = ? AND round_id = ?",
+                      (milestone, round_id)).fetchone()[0] == "linje\x0bto"  # stored as typed
+    round_ = dict(db.execute("SELECT * FROM rounds WHERE id = ?", (round_id,)).fetchone())
+    assert client.post(f"/console/rounds/{round_id}/settings", data={
+        "name": "Runde\x0b2020", "opens": round_["opens"] or "", "closes": round_["closes"] or "",
+        "partial_threshold": "50"}).status_code == 302
+
+    status = client.get("/fidelity/familie/status.xlsx", query_string={"round": round_id})
+    assert status.status_code == 200
+    cells = {c for row in openpyxl.load_workbook(io.BytesIO(status.data)).active.iter_rows(values_only=True) for c in row}
+    assert "linje\ufffdto" in cells
+    data = client.get("/reports/familie/export.xlsx", query_string={"round": round_id})
+    assert data.status_code == 200
+    rows = openpyxl.load_workbook(io.BytesIO(data.data))["data"].iter_rows(values_only=True)
+    assert any("Runde\ufffd2020" in row for row in rows)
 
 
 @settings(max_examples=200, deadline=None)
