@@ -387,6 +387,38 @@ def _line_for(lines: dict[tuple, int], loc: tuple) -> int:
     return lines.get(loc, 1)
 
 
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader with the limits a definition file needs: no anchors or aliases (nine
+    nested aliases make a 'billion laughs' document that takes gigabytes to walk), at most
+    MAX_DEPTH levels of nesting (deeper would exhaust Python's recursion), and a date that does not
+    exist ('2013-02-30') is an error at its line instead of a ValueError."""
+
+    MAX_DEPTH = 50
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (*name) are not supported; write the value out",
+                                              self.peek_event().start_mark)
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > self.MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested more than {self.MAX_DEPTH} levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as problem:
+            raise yaml.constructor.ConstructorError(None, None, f"'{node.value}' is not a date ({problem})",
+                                                    node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def read_yaml(text: str, filename: str, error: type[QuestionnaireError] = QuestionnaireError) -> tuple[yaml.Node | None, Any]:
     """The node tree (for line numbers) and the data of a YAML document, or `error` with FILE:LINE.
 
@@ -395,7 +427,7 @@ def read_yaml(text: str, filename: str, error: type[QuestionnaireError] = Questi
     """
     loader = None
     try:
-        loader = yaml.SafeLoader(text)  # the reader checks the characters as the loader is made
+        loader = _Loader(text)  # the reader checks the characters as the loader is made
         node = loader.get_single_node()
         return node, (None if node is None else loader.construct_document(node))
     except yaml.MarkedYAMLError as problem:

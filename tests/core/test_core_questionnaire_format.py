@@ -473,3 +473,23 @@ def test_a_control_character_is_reported_at_its_line():
         parse(text, "ctl.yaml")
     assert [str(p) for p in caught.value.problems] == [
         "ctl.yaml:3: invalid YAML: special characters are not allowed (character 31)"]
+
+
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]\n" for prev, name in zip("abcdefgh", "bcdefghi"))
+
+
+@pytest.mark.parametrize("text,line,reason", [
+    ("id: x\ntitle: 2013-02-30\n", 2, "'2013-02-30' is not a date"),  # a ValueError traceback before
+    ("id: x\ntitle: " + "[" * 5000 + "\n", 2, "nested more than 50 levels deep"),  # a RecursionError
+    (BILLION_LAUGHS, 2, "anchors and aliases"),  # gigabytes of memory before
+])
+def test_files_that_crashed_or_exhausted_the_loader_are_clean_errors(text, line, reason):
+    from surveyapp.schedule import parse as parse_schedule
+
+    for read in (parse, parse_schedule):
+        with pytest.raises(QuestionnaireError) as caught:
+            read(text, "bad.yaml")
+        problem, = caught.value.problems
+        assert (problem.file, problem.line) == ("bad.yaml", line)
+        assert reason in problem.message
