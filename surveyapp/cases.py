@@ -35,6 +35,11 @@ STATE_LABELS = {"done": "Gennemført", "due": "Skal måles nu", "overdue": "Over
                 "not_due": "Ikke aktuel (afsluttet)"}
 
 
+def _today(value) -> dt.date:
+    """`today` as given (a date, or YYYY-MM-DD from --today), else the real date."""
+    return dt.date.fromisoformat(_date(value, "today")) if value else dt.date.today()
+
+
 def _date(value, what: str) -> str:
     if value in (None, ""):
         raise SurveyError(f"{what} is missing (YYYY-MM-DD)")
@@ -122,7 +127,7 @@ def open_case(db, project: str, key: str, unit: str, opened_on, schedule_id: str
     opened = _date(opened_on, "opened on")
     get_schedule(db, schedule_id)
     with transaction(db):
-        ensure_project(db, project)
+        project = ensure_project(db, project)
         if db.execute("SELECT 1 FROM cases WHERE project_id = ? AND key = ?", (project, key)).fetchone():
             raise Conflict(f"project '{project}' already has a family '{key}'")
         case_id = db.execute(
@@ -558,7 +563,7 @@ def worklist(db, project: str, unit: str | None = None, today=None, units: list[
              states: tuple[str, ...] = ("overdue", "due", "done", "upcoming")) -> list[dict]:
     """The professional's list: per open member, the slots that are due, overdue or done, and the
     next upcoming one. Sorted: overdue first (longest overdue on top), then due, upcoming, done."""
-    today = parse_date(today) if today else dt.date.today()
+    today = _today(today)
     in_units, params = _in_units(units)
     sql = MEMBER_SQL + "WHERE c.project_id = ? AND m.closed_on IS NULL" + in_units
     params.insert(0, project)
@@ -602,7 +607,7 @@ def _score_specs(q: Questionnaire) -> list[tuple[dict, dict]]:
 def person_records(db, project: str, today=None, units: list[str] | None = None) -> list[dict]:
     """Plain records (see analysis/progress.py) of every member in the project, with their
     slots' windows and routed instruments and their measurements' reference dates and scores."""
-    today = parse_date(today) if today else dt.date.today()
+    today = _today(today)
     in_units, params = _in_units(units)
     members = [dict(r) for r in db.query(MEMBER_SQL + "WHERE c.project_id = ?" + in_units + " ORDER BY c.unit, c.key, p.key",
                                          [project, *params])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from . import audit
-from .db import find_by_id_or_name, now, transaction
+from .db import find_by_id_or_name, now, row_id, transaction
 from .errors import Conflict, NotFound, SurveyError
 from .questionnaire_store import resolve_version
 
@@ -78,6 +78,7 @@ def create_round(
         raise SurveyError("the partial threshold must be above 0 and at most 1 (e.g. 0.5)")
     if answered_by not in ("self", "citizen", "unit"):
         raise SurveyError("answered_by must be self, citizen or unit")
+    retention_days = _retention(retention_days)
     opens_date, closes_date = _parse_date(opens, "--opens"), _parse_date(closes, "--closes")
     if opens_date and closes_date and closes_date < opens_date:
         raise SurveyError("the round closes before it opens")
@@ -94,9 +95,9 @@ def create_round(
             qid, _, version = (ref or "").strip().partition("@")
             if not qid:
                 raise SurveyError(f"no questionnaire id given for group '{group}'" if group else "no questionnaire id given")
-            if version and not version.isdigit():
+            if version and row_id(version) is None:
                 raise SurveyError(f"'{ref}': the version after @ must be a number (e.g. {qid}@2)")
-            frozen[group or ""] = resolve_version(db, qid, int(version) if version else None)["id"]
+            frozen[group or ""] = resolve_version(db, qid, row_id(version) if version else None)["id"]
         cursor = db.execute(
             "INSERT INTO rounds (project_id, name, opens, closes, partial_threshold, anonymous, "
             "allow_edit_after_submit, answered_by, retention_days, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -184,6 +185,19 @@ def close_round(db, ref, actor: str = "cli") -> dict:
     return set_status(db, ref, "closed", actor)
 
 
+def _retention(days) -> int | None:
+    """Days answers are kept after the round closes (None: no limit set), at most 100 years."""
+    if days in (None, ""):
+        return None
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        days = -1
+    if not 0 <= days <= 36_500:
+        raise SurveyError("the retention period is a whole number of days from 0 to 36500")
+    return days
+
+
 def update_round(db, ref, actor: str = "cli", **changes) -> dict:
     """Change dates, threshold or flags of a round (the questionnaire is frozen once created)."""
     allowed = {"opens", "closes", "partial_threshold", "anonymous", "allow_edit_after_submit", "retention_days", "name"}
@@ -200,6 +214,8 @@ def update_round(db, ref, actor: str = "cli", **changes) -> dict:
                 changes[key] = _parse_date(changes[key], key)
         if "partial_threshold" in changes and not 0 < float(changes["partial_threshold"]) <= 1:
             raise SurveyError("the partial threshold must be above 0 and at most 1")
+        if "retention_days" in changes:
+            changes["retention_days"] = _retention(changes["retention_days"])
         if "name" in changes:
             changes["name"] = (changes["name"] or "").strip()
             if not changes["name"]:

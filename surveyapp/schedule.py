@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import SurveyError
 from .questionnaire import Problem, Questionnaire, QuestionnaireError, _dedupe, _line_for, _line_map, read_text, read_yaml
 
 SCHEDULE_DIR = Path(__file__).resolve().parent.parent / "questionnaires" / "schedules"
@@ -216,7 +217,7 @@ def age_on(birth, on) -> int:
     Someone born on 29 February turns a year older on 1 March in years without that day."""
     birth, on = parse_date(birth), parse_date(on)
     if on < birth:
-        raise ValueError(f"{on.isoformat()} is before the birth date {birth.isoformat()}")
+        raise SurveyError(f"{on.isoformat()} is before the birth date {birth.isoformat()}")
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 

@@ -9,12 +9,13 @@ import csv
 import functools
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import click
 
 from .. import config
-from ..db import connect, default_db_path, migrate
+from ..db import MAX_ROW_ID, connect, default_db_path, migrate
 from ..errors import ImportRejected, SurveyError
 from ..questionnaire import QuestionnaireError
 
@@ -29,8 +30,11 @@ class App:
     @property
     def db(self):
         if self._db is None:
-            self._db = connect(self.db_path)
-            migrate(self._db)
+            try:
+                self._db = connect(self.db_path)
+                migrate(self._db)
+            except sqlite3.DatabaseError as problem:  # not SQLite, damaged, or a path SQLite cannot open
+                raise SurveyError(f"{self.db_path}: cannot use it as the database ({problem})") from None
         return self._db
 
     @functools.cached_property
@@ -43,6 +47,12 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
+
+# Whole numbers on the command line, bounded so that an absurd value is a usage error rather
+# than an OverflowError in SQLite (> 2**63) or in date arithmetic.
+ROW_ID = click.IntRange(1, MAX_ROW_ID)
+DAYS = click.IntRange(0, 36_500)
+COUNT = click.IntRange(1, 1_000_000)
 
 
 class Group(click.Group):
@@ -62,6 +72,10 @@ class Group(click.Group):
             ctx.exit(1)
         except SurveyError as error:
             click.echo(f"error: {error}", err=True)
+            ctx.exit(1)
+        except OSError as error:  # a file the command reads or writes: missing folder, name too long, no permission
+            where = f"{error.filename}: " if error.filename not in (None, "") else ""
+            click.echo(f"error: {where}{error.strerror or error}", err=True)
             ctx.exit(1)
         except click.UsageError as error:
             # A wrong command line is one line too (interface.md), with the command it concerns.

@@ -145,6 +145,8 @@ def register(app, member, slot, questionnaire_id, mode, reference_date, register
         answers = json.loads(answers_json)
     except json.JSONDecodeError as error:
         raise click.UsageError(f"--answers is not JSON: {error}") from None
+    except RecursionError:
+        raise click.UsageError("--answers is nested too deeply (a JSON object of item -> code)") from None
     if not isinstance(answers, dict):
         raise click.UsageError("--answers must be a JSON object")
     try:

@@ -10,7 +10,7 @@ from .. import questionnaire_store, respondents as respondent_service, responses
 from ..db import init as init_db, transaction
 from ..errors import SurveyError
 from ..results import rate_rows
-from .base import check_files, emit, format_option, invitations, main, pass_app, questionnaire, report, respondents, responses, round_, user
+from .base import DAYS, check_files, emit, format_option, invitations, main, pass_app, questionnaire, report, respondents, responses, round_, user
 
 
 @main.command()
@@ -78,7 +78,7 @@ def questionnaire_list(app, fmt):
 @click.option("--anonymous", is_flag=True, help="Keep no link between people and their answers.")
 @click.option("--allow-edit", is_flag=True, help="Respondents may change answers after submitting.")
 @click.option("--answered-by", type=click.Choice(["self", "citizen", "unit"]), default="self", show_default=True)
-@click.option("--retention-days", type=int)
+@click.option("--retention-days", type=DAYS)
 @pass_app
 def round_create(app, name, questionnaires, project, opens, closes, partial_threshold, anonymous, allow_edit, answered_by, retention_days):
     """Create a measurement round; prints its id."""

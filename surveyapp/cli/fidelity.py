@@ -15,7 +15,7 @@ from .. import fidelity as service
 from ..tabular import write_csv
 from ..errors import SurveyError
 from ..tokens import answer_url
-from .base import emit, format_option, pass_app, subgroup
+from .base import ROW_ID, emit, format_option, pass_app, subgroup
 
 fidelity = subgroup("fidelity", "Fidelity rounds answered on units' behalf: registration, profiles, overview, trends.")
 activities = subgroup("activities", "Activities with milestones, a status note per round and traffic lights.")
@@ -215,7 +215,7 @@ def milestone_add(app, code, title, project, unit, measure, target, due_round):
 
 
 @activities.command("status")
-@click.argument("milestone_id", type=int)
+@click.argument("milestone_id", type=ROW_ID)
 @click.argument("round_ref", metavar="ROUND")
 @click.option("--status", help="Ja, Nej, På vej or N/A.")
 @click.option("--value", type=float, help="A count or a percentage.")
@@ -230,7 +230,7 @@ def milestone_status(app, milestone_id, round_ref, status, value, comment, actor
 
 
 @activities.command("override")
-@click.argument("milestone_id", type=int)
+@click.argument("milestone_id", type=ROW_ID)
 @click.argument("round_ref", metavar="ROUND")
 @click.argument("light", type=click.Choice(["green", "yellow", "red", "none", "auto"]))
 @click.option("--reason", help="Required unless LIGHT is auto (which removes the override).")

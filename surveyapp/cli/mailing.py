@@ -7,7 +7,7 @@ import click
 
 from .. import audit as audit_service, mail
 from ..rounds import get_round
-from .base import emit, format_option, invitations, main, pass_app, reminders
+from .base import COUNT, DAYS, emit, format_option, invitations, main, pass_app, reminders
 
 
 def _actor() -> str:
@@ -60,9 +60,9 @@ def invitations_send(app, round_ref, dry_run, fmt):
 
 @reminders.command("send")
 @click.argument("round_ref", metavar="ROUND")
-@click.option("--min-days", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--min-days", type=DAYS, default=3, show_default=True,
               help="At least this many days since the person's last mail.")
-@click.option("--max", "max_count", type=click.IntRange(min=0), default=2, show_default=True,
+@click.option("--max", "max_count", type=click.IntRange(0, 100), default=2, show_default=True,
               help="At most this many reminders per person.")
 @click.option("--dry-run", is_flag=True, help="Only show who would be mailed; send and store nothing.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -90,7 +90,7 @@ def invitations_log(app, round_ref, fmt):
 
 @main.command("audit")
 @click.option("--round", "round_ref", help="Only this round (id or name).")
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--limit", type=COUNT, default=100, show_default=True)
 @format_option
 @pass_app
 def audit_command(app, round_ref, limit, fmt):

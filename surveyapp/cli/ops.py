@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .base import emit, main, pass_app
+from .base import DAYS, emit, main, pass_app
 
 
 # Measured on 2 cores (bench/README.md, "Load"): 2 workers x 4 threads and 3 x 1 save about as
@@ -14,7 +14,7 @@ DEFAULT_WORKERS, DEFAULT_THREADS = 2, 4
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, type=int, show_default=True)
+@click.option("--port", default=5000, type=click.IntRange(1, 65535), show_default=True)
 @click.option("--workers", default=DEFAULT_WORKERS, type=click.IntRange(min=1), show_default=True,
               help="Worker processes (gunicorn). 1 runs a single waitress process instead.")
 @click.option("--threads", default=DEFAULT_THREADS, type=click.IntRange(min=1), show_default=True,
@@ -126,7 +126,7 @@ def restore_command(app, file, yes):
 
 @main.command("retention")
 @click.argument("round_ref", metavar="ROUND")
-@click.argument("days", type=click.IntRange(min=0), required=False)
+@click.argument("days", type=DAYS, required=False)
 @pass_app
 def retention_command(app, round_ref, days):
     """Show or set how many days after closing a round's personal data is kept (then `purge --due`

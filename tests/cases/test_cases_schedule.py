@@ -9,6 +9,7 @@ import pytest
 
 from surveyapp import schedule as sch
 from surveyapp.questionnaire import load_file
+from surveyapp.errors import SurveyError
 from surveyapp.schedule import add_months, age_on, slot_state
 
 ROOT = sch.SCHEDULE_DIR.parent
@@ -43,7 +44,8 @@ def test_age_on_hand_worked(birth, on, age):
 
 
 def test_age_before_birth_is_an_error():
-    with pytest.raises(ValueError):
+    # a SurveyError: the CLI and the pages show its reason instead of a traceback
+    with pytest.raises(SurveyError, match="2010-01-01 is before the birth date 2010-01-02"):
         age_on("2010-01-02", "2010-01-01")
 
 
