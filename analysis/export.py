@@ -241,7 +241,7 @@ def write(path: str | Path, fmt: str, rows: list[dict], variables: dict[str, dic
     """Write rows in csv/xlsx/sav with the codebook and rules; returns the files written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.open("wb").close()  # a path that cannot be written is an OSError naming it now (pyreadstat's names no file)
+    path.open("ab").close()  # a path that cannot be written is an OSError naming it now (pyreadstat's names no file)
     columns = columns or columns_of(rows, variables)
     # Variables that are not columns (the items of a long file, named in its `item` column) are
     # described in the codebook too.

@@ -90,7 +90,7 @@ def get_schedule(db, schedule_id: str) -> Schedule:
     row = db.execute("SELECT yaml, sha256 FROM schedules WHERE id = ?", (schedule_id,)).fetchone()
     if row is None:
         if not re.fullmatch(SCHEDULE_ID, schedule_id or ""):  # a form's value, never a path
-            raise NotFound(f"there is no schedule '{schedule_id[:100]}'")
+            raise NotFound(f"there is no schedule '{str(schedule_id)[:100]}'")
         default = SCHEDULE_DIR / f"{schedule_id}.yaml"
         if default.exists():
             load_schedule(db, default, actor="system")
@@ -119,7 +119,9 @@ def get_case(db, ref, project: str | None = None) -> dict:
 
 def open_case(db, project: str, key: str, unit: str, opened_on, schedule_id: str = "familie-progression",
               label: str | None = None, actor: str = "cli") -> int:
-    key, unit = (key or "").strip(), (unit or "").strip()
+    key, unit, project = (key or "").strip(), (unit or "").strip(), (project or "").strip()
+    if not project:
+        raise SurveyError("a family needs a project (e.g. familieprogression)")
     if not key:
         raise SurveyError("a family needs a key (e.g. F-017)")
     if not unit:
@@ -127,7 +129,7 @@ def open_case(db, project: str, key: str, unit: str, opened_on, schedule_id: str
     opened = _date(opened_on, "opened on")
     get_schedule(db, schedule_id)
     with transaction(db):
-        project = ensure_project(db, project)
+        ensure_project(db, project)
         if db.execute("SELECT 1 FROM cases WHERE project_id = ? AND key = ?", (project, key)).fetchone():
             raise Conflict(f"project '{project}' already has a family '{key}'")
         case_id = db.execute(

@@ -178,7 +178,7 @@ def row_id(ref) -> int | None:
     """`ref` as a row id when it is one, else None: ASCII digits within SQLite's INTEGER range.
     Not str.isdigit alone: '²' and Arabic-Indic digits pass it, and int() then fails or reads them."""
     text = str(ref).strip()
-    if text.isascii() and text.isdigit() and int(text) <= MAX_ROW_ID:
+    if text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_ROW_ID:  # int() refuses > 4300 digits
         return int(text)
     return None
 

@@ -537,6 +537,7 @@ def find_activity(db, project: str, code: str, unit: str = "") -> dict:
 def add_milestone(db, activity_id: int, title: str, measure: str = "status", target: float | None = None,
                   due_round=None, actor: str = "cli") -> int:
     activity = get_activity(db, activity_id)
+    target = None if target is None else _finite(target)
     if measure not in MEASURES:
         raise SurveyError(f"a milestone is measured as {', '.join(MEASURES)}, not '{measure}'")
     if measure != "status" and target is None:
@@ -664,6 +665,7 @@ def add_indicator(db, project: str, code: str, title: str, measure_unit: str = "
         raise SurveyError("an indicator needs a code and a title")
     if direction not in ("higher", "lower"):
         raise SurveyError("direction must be higher or lower (which way is better)")
+    baseline, target = (None if v is None else _finite(v) for v in (baseline, target))
     return _insert_coded(db, "indicators", "indicator", project, code, unit, from_round,
                          {"title": title, "measure_unit": measure_unit or "", "baseline": baseline, "target": target,
                           "direction": direction}, actor, baseline=baseline, target=target, direction=direction)

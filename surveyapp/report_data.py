@@ -629,8 +629,8 @@ def crosstab_data(db, round_ref, row_item: str, col_item: str, group: str | None
     if spec_r is None:
         raise NotFound(f"items '{row_item}' and '{col_item}' are not both in round '{r['name']}'")
     for item_id, spec in ((row_item, spec_r), (col_item, spec_c)):
-        if not spec.has_shares:
-            raise SurveyError(f"a cross-tabulation needs scale or single-choice items; '{item_id}' is a {spec.type} item")
+        if spec.type not in ("scale", "single", "number"):
+            raise SurveyError(f"a cross-tabulation needs scale, single-choice or number items; '{item_id}' is a {spec.type} item")
     result = crosstab(pairs, spec_r, spec_c, scope.min_n, personal)
     result.update(round=r["name"], group=group, row_item=row_item, col_item=col_item,
                   row_labels=spec_r.labels, col_labels=spec_c.labels)

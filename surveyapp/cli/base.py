@@ -34,7 +34,7 @@ class App:
                 self._db = connect(self.db_path)
                 migrate(self._db)
             except sqlite3.DatabaseError as problem:  # not SQLite, damaged, or a path SQLite cannot open
-                raise SurveyError(f"{self.db_path}: cannot use it as the database ({problem})") from None
+                raise SurveyError(f"{self.db_path}: {problem}") from None
         return self._db
 
     @functools.cached_property

@@ -58,6 +58,7 @@ def test_row_id_takes_only_ascii_digits_in_sqlite_range():
     assert row_id("²") is None  # str.isdigit() is True, int() raises
     assert row_id("١٢") is None  # Arabic-Indic digits: int() reads them as 12
     assert row_id("-3") is None and row_id("") is None
+    assert row_id("1" * 5000) is None  # int() itself refuses more than 4300 digits
 
 
 @pytest.mark.parametrize("ref", [HUGE, "²", "١"])
@@ -87,7 +88,7 @@ def test_posts_to_ids_beyond_sqlite_range_are_404_and_store_nothing(demo, url):
     assert table_counts(db) == before
 
 
-@pytest.mark.parametrize("ref", [HUGE, "²"])
+@pytest.mark.parametrize("ref", [HUGE, "²", "1" * 5000])
 @pytest.mark.parametrize("page", ["overview", "status", "self-evaluation"])
 def test_fidelity_pages_for_a_strange_round_are_404(demo, page, ref):
     client, _ = demo
@@ -137,6 +138,24 @@ def test_status_changes_without_a_round_or_with_no_number_are_refused(demo, kind
         flashed = [text for category, text in session.get("_flashes", []) if category == "error"]
     assert len(flashed) == 1 and message in flashed[0]
     assert _statuses(db) == before
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
+def test_targets_and_baselines_that_are_no_number_are_refused(demo, value):
+    """The console's form refuses them itself; the service (the CLI's path) must too."""
+    from surveyapp import fidelity
+    from surveyapp.errors import SurveyError
+
+    client, db = demo
+    activity = db.execute("SELECT id FROM activities WHERE project_id = 'familie' ORDER BY id LIMIT 1").fetchone()[0]
+    before = table_counts(db)
+    with pytest.raises(SurveyError, match="is not a number"):
+        fidelity.add_milestone(db, activity, "Mål", measure="count", target=float(value))
+    with pytest.raises(SurveyError, match="is not a number"):
+        fidelity.add_indicator(db, "familie", "NY1", "Ny", baseline=1.0, target=float(value), unit="Aalborg")
+    with pytest.raises(SurveyError, match="is not a number"):
+        fidelity.add_indicator(db, "familie", "NY2", "Ny", baseline=float(value), target=1.0, unit="Aalborg")
+    assert table_counts(db) == before
 
 
 @pytest.mark.parametrize("schedule", ["../who5", "../../questionnaires/who5", "x" * 10_000, "/etc/passwd", "ukendt-plan"])
