@@ -68,6 +68,20 @@ def secret() -> str:
     return SECRET
 
 
+@pytest.fixture(scope="session")
+def demo_db_file(tmp_path_factory) -> Path:
+    """The demo database (`surveyapp demo`: three projects, rounds, fidelity, families), built once
+    per session under SECRET. Copy it before changing it."""
+    from surveyapp.demo import build_demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    database = connect(path)
+    migrate(database)
+    build_demo(database, SECRET)
+    database.conn.close()
+    return path
+
+
 @pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "survey.db"

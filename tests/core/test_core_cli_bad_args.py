@@ -6,30 +6,18 @@ import shutil
 
 import pytest
 
-from surveyapp.db import connect, migrate
-from surveyapp.demo import build_demo
+from surveyapp.db import connect
 
 from core_helpers import Cli
 
 HUGE = "9" * 30
-SECRET = "cli-bad-args-secret-" + "x" * 20
-
-
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    db = connect(path)
-    migrate(db)
-    build_demo(db, SECRET)
-    db.conn.close()
-    return path
 
 
 @pytest.fixture
-def demo_cli(demo_file, tmp_path, monkeypatch):
-    monkeypatch.setenv("SURVEYAPP_SECRET_KEY", SECRET)
+def demo_cli(demo_db_file, tmp_path, monkeypatch, secret):
+    monkeypatch.setenv("SURVEYAPP_SECRET_KEY", secret)
     path = tmp_path / "demo.db"
-    shutil.copy(demo_file, path)
+    shutil.copy(demo_db_file, path)
     return Cli(path)
 
 

@@ -15,30 +15,18 @@ from hypothesis import given, settings, strategies as st
 
 from analysis.export import document_lines
 from surveyapp import create_app
-from surveyapp.db import connect, find_by_id_or_name, migrate, row_id
-from surveyapp.demo import build_demo
+from surveyapp.db import connect, find_by_id_or_name, row_id
 from surveyapp.errors import NotFound
 
 HUGE = "9" * 30  # > 2**63 - 1: binding it to SQLite raises OverflowError
-SECRET = "test-secret-" + "x" * 20
-
-
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    db = connect(path)
-    migrate(db)
-    build_demo(db, SECRET)
-    db.conn.close()
-    return path
 
 
 @pytest.fixture
-def demo(demo_file, tmp_path):
+def demo(demo_db_file, tmp_path, secret):
     """A copy of the demo database per test, and an admin logged in through /login."""
     path = tmp_path / "demo.db"
-    shutil.copy(demo_file, path)
-    app = create_app({"DATABASE": str(path), "TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": SECRET})
+    shutil.copy(demo_db_file, path)
+    app = create_app({"DATABASE": str(path), "TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": secret})
     client = app.test_client()
     assert client.post("/login", data={"username": "admin", "password": "demo-admin-pass"}).status_code == 302
     db = connect(path)
