@@ -35,18 +35,22 @@ STATE_LABELS = {"done": "Gennemført", "due": "Skal måles nu", "overdue": "Over
                 "not_due": "Ikke aktuel (afsluttet)"}
 
 
-def _today(value) -> dt.date:
-    """`today` as given (a date, or YYYY-MM-DD from --today), else the real date."""
-    return dt.date.fromisoformat(_date(value, "today")) if value else dt.date.today()
-
-
-def _date(value, what: str) -> str:
+def _day(value, what: str) -> dt.date:
     if value in (None, ""):
         raise SurveyError(f"{what} is missing (YYYY-MM-DD)")
     try:
-        return parse_date(value).isoformat()
+        return parse_date(value)
     except ValueError:
         raise SurveyError(f"{what}: '{value}' is not a date (YYYY-MM-DD)") from None
+
+
+def _date(value, what: str) -> str:
+    return _day(value, what).isoformat()
+
+
+def _today(value) -> dt.date:
+    """`today` as given (a date, or YYYY-MM-DD from --today), else the real date."""
+    return _day(value, "today") if value else dt.date.today()
 
 
 # ---------------------------------------------------------------- schedules
@@ -246,8 +250,8 @@ def get_member(db, ref, project: str | None = None) -> dict:
         raise SurveyError(f"several projects have a member '{text}'; give the project or the member's id")
     if rows:
         return dict(rows[0])
-    if row_id(text) is not None:
-        return get_member_by_id(db, row_id(text))
+    if (number := row_id(text)) is not None:
+        return get_member_by_id(db, number)
     raise NotFound(f"member '{text}' not found")
 
 

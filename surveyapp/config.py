@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .db import default_db_path
+from .db import default_db_path, row_id
 from .errors import SurveyError
 
 ENV_SETTINGS = {
@@ -39,10 +39,10 @@ def secret_key(db_path: str | os.PathLike | None = None) -> str:
 def settings(db_path: str | os.PathLike | None = None) -> dict:
     """Every setting the app and the CLI use, read once."""
     values = {name: os.environ.get(var, default) for name, (var, default) in ENV_SETTINGS.items()}
-    port = str(values["SMTP_PORT"]).strip()
-    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
-        raise SurveyError(f"SURVEYAPP_SMTP_PORT must be a port number (1-65535), not '{port}'")
-    values["SMTP_PORT"] = int(port)
+    port = row_id(values["SMTP_PORT"])  # a whole number in ASCII digits, or None
+    if port is None or not 0 < port < 65536:
+        raise SurveyError(f"SURVEYAPP_SMTP_PORT must be a port number (1-65535), not '{values['SMTP_PORT']}'")
+    values["SMTP_PORT"] = port
     values["BASE_URL"] = values["BASE_URL"].rstrip("/")
     values["DATABASE"] = str(Path(db_path or default_db_path()).resolve())
     values["SECRET_KEY"] = secret_key(values["DATABASE"])

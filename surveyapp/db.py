@@ -189,8 +189,8 @@ def find_by_id_or_name(db, table: str, name_column: str, ref, project: str | Non
     SurveyError when the name is ambiguous across projects."""
     text = str(ref).strip()
     row = None
-    if row_id(text) is not None:
-        row = db.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id(text),)).fetchone()
+    if (number := row_id(text)) is not None:
+        row = db.execute(f"SELECT * FROM {table} WHERE id = ?", (number,)).fetchone()
     if row is None:
         sql, params = f"SELECT * FROM {table} WHERE {name_column} = ?", [text]
         if project:

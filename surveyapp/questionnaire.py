@@ -395,11 +395,15 @@ class _Loader(yaml.SafeLoader):
 
     MAX_DEPTH = 50
 
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             raise yaml.composer.ComposerError(None, None, "anchors and aliases (*name) are not supported; write the value out",
                                               self.peek_event().start_mark)
-        self._depth = getattr(self, "_depth", 0) + 1
+        self._depth += 1
         try:
             if self._depth > self.MAX_DEPTH:
                 raise yaml.composer.ComposerError(None, None, f"nested more than {self.MAX_DEPTH} levels deep",

@@ -95,9 +95,10 @@ def create_round(
             qid, _, version = (ref or "").strip().partition("@")
             if not qid:
                 raise SurveyError(f"no questionnaire id given for group '{group}'" if group else "no questionnaire id given")
-            if version and row_id(version) is None:
+            number = row_id(version) if version else None
+            if version and number is None:
                 raise SurveyError(f"'{ref}': the version after @ must be a number (e.g. {qid}@2)")
-            frozen[group or ""] = resolve_version(db, qid, row_id(version) if version else None)["id"]
+            frozen[group or ""] = resolve_version(db, qid, number)["id"]
         cursor = db.execute(
             "INSERT INTO rounds (project_id, name, opens, closes, partial_threshold, anonymous, "
             "allow_edit_after_submit, answered_by, retention_days, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -185,17 +186,17 @@ def close_round(db, ref, actor: str = "cli") -> dict:
     return set_status(db, ref, "closed", actor)
 
 
+MAX_RETENTION_DAYS = 36_500  # 100 years
+
+
 def _retention(days) -> int | None:
-    """Days answers are kept after the round closes (None: no limit set), at most 100 years."""
+    """Days answers are kept after the round closes (None: no limit set)."""
     if days in (None, ""):
         return None
-    try:
-        days = int(days)
-    except (TypeError, ValueError):
-        days = -1
-    if not 0 <= days <= 36_500:
-        raise SurveyError("the retention period is a whole number of days from 0 to 36500")
-    return days
+    number = row_id(days)  # a whole number in ASCII digits, or None
+    if number is None or number > MAX_RETENTION_DAYS:
+        raise SurveyError(f"the retention period is a whole number of days from 0 to {MAX_RETENTION_DAYS}")
+    return number
 
 
 def update_round(db, ref, actor: str = "cli", **changes) -> dict:

@@ -18,6 +18,7 @@ from .. import config
 from ..db import MAX_ROW_ID, connect, default_db_path, migrate
 from ..errors import ImportRejected, SurveyError
 from ..questionnaire import QuestionnaireError
+from ..rounds import MAX_RETENTION_DAYS
 
 
 class App:
@@ -51,7 +52,7 @@ pass_app = click.make_pass_decorator(App)
 # Whole numbers on the command line, bounded so that an absurd value is a usage error rather
 # than an OverflowError in SQLite (> 2**63) or in date arithmetic.
 ROW_ID = click.IntRange(1, MAX_ROW_ID)
-DAYS = click.IntRange(0, 36_500)
+DAYS = click.IntRange(0, MAX_RETENTION_DAYS)
 COUNT = click.IntRange(1, 1_000_000)
 
 

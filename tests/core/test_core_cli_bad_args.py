@@ -73,8 +73,9 @@ def test_a_questionnaire_version_that_is_no_number_is_refused(demo_cli):
     assert "the version after @ must be a number" in message
 
 
-def test_a_bad_smtp_port_setting_is_named(demo_cli, monkeypatch):
-    monkeypatch.setenv("SURVEYAPP_SMTP_PORT", "abc")
+@pytest.mark.parametrize("port", ["abc", "0", "70000", "1" * 5000])
+def test_a_bad_smtp_port_setting_is_named(demo_cli, monkeypatch, port):
+    monkeypatch.setenv("SURVEYAPP_SMTP_PORT", port)
     message = refused(demo_cli, "invitations", "send", "September 2014", "--dry-run")
     assert "SURVEYAPP_SMTP_PORT must be a port number" in message
 
